@@ -1,0 +1,68 @@
+# Every target runs on a machine with Go and a PostgreSQL server (see README).
+GO            ?= go
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN           := bin/orders
+GOVULNCHECK   := golang.org/x/vuln/cmd/govulncheck@v1.1.4
+FUZZTIME      ?= 10s
+
+# `make run` defaults: the service on :8080, admin on :8081, embedded JetStream under ./data,
+# and two development keys (README). They are for a laptop: never set them in production.
+DEV_STOREFRONT_KEY := ordk_dev_storefront_demo_do_not_use_in_production
+DEV_ADMIN_KEY      := ordk_dev_admin_demo_do_not_use_in_production_00
+
+.PHONY: run build test test-short tools lint fmt fuzz audit check-deploy bench
+
+run: build ## run everything in one process: API, worker, relay, embedded JetStream
+	@echo "development keys (bootstrapped by make run):"
+	@echo "  storefront 'demo': $(DEV_STOREFRONT_KEY)"
+	@echo "  admin:             $(DEV_ADMIN_KEY)"
+	exec env ORDERS_BOOTSTRAP_KEYS="storefront:demo:$(DEV_STOREFRONT_KEY),admin::$(DEV_ADMIN_KEY)" ./$(BIN) run
+
+build:
+	$(GO) build -o $(BIN) ./cmd/orders
+
+test: tools ## the whole suite against real PostgreSQL and JetStream, with the race detector
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# What the tests run besides Go and PostgreSQL: stripe-mock (Go module proxy), and
+# nats-server, prometheus and promtool (Debian packages; installing them needs root).
+tools:
+	@command -v stripe-mock >/dev/null || test -x "$$($(GO) env GOPATH)/bin/stripe-mock" || \
+		$(GO) install github.com/stripe/stripe-mock@v0.203.0
+	@missing=""; \
+	command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || missing="$$missing nats-server"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
+		{ echo "cannot install$$missing: run 'apt-get install$$missing' as root"; exit 1; }; \
+	fi
+
+test-short: ## without the race detector, for a quick loop
+	$(GO) test -count=1 -timeout 10m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fuzz: ## short fuzz runs of the request decoder and every message decoder (FUZZTIME each)
+	$(GO) test -run='^$$' -fuzz='^FuzzPostOrder$$' -fuzztime=$(FUZZTIME) ./handlers/httpapi
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodePlaceOrder$$' -fuzztime=$(FUZZTIME) ./events
+	$(GO) test -run='^$$' -fuzz='^FuzzParseEnvelope$$' -fuzztime=$(FUZZTIME) ./events
+
+audit: ## known vulnerabilities in dependencies; needs vuln.go.dev, which not every machine reaches
+	$(GO) run $(GOVULNCHECK) ./...
+
+check-deploy: ## Prometheus config, alert rules and their unit tests; the compose file (no engine needed)
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
+	docker-compose config -q
+
+bench: ## the whole pipeline under the load generator; writes bench/results.md and .json
+	scripts/bench.sh

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopflow/orders/handlers/orderstats"
+	"github.com/shopflow/orders/handlers/payment"
+)
+
+const attentionUsage = `usage: orders attention resolve ORDER_ID
+
+Settles an order parked in needs_attention (a void or refund kept failing) once the cause is
+fixed: it returns the order to the status it was parked from and runs the cancellation that
+status calls for, through the configured payment gateway. List parked orders with
+GET /v1/orders?status=needs_attention (admin key). The database and gateway settings are the
+service's (DATABASE_URL, PAYMENT_GATEWAY, STRIPE_API_KEY…).`
+
+// attentionCommand is the operator's way out of needs_attention.
+func attentionCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 2 || args[0] != "resolve" {
+		fmt.Fprintln(stderr, attentionUsage)
+		return usageError("attention: want resolve ORDER_ID")
+	}
+	cfg, err := parseConfig("attention", nil, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	store, pool, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	gw, closeGateway, err := newGateway(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeGateway()
+	stats, err := orderstats.New(prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	h, err := payment.NewHandler(store, gw, newLogger(cfg, stderr), stats, time.Now, func(context.Context) bool { return false })
+	if err != nil {
+		return err
+	}
+	if err := h.Resolve(ctx, args[1]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "order %s resolved\n", args[1])
+	return nil
+}

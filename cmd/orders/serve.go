@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopflow/orders/domain/access"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/handlers/httpapi"
+	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/migrations"
+)
+
+// serve runs the pieces cfg names until ctx ends, then shuts down in order: stop taking
+// requests, finish the messages in flight, relay the events they produced, close connections.
+func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
+	log := newLogger(cfg, stdout)
+	store, pool, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := bootstrapKeys(ctx, cfg, store, log); err != nil {
+		return err
+	}
+	bus, err := connectBus(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer bus.close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewCollector(store),
+		messaging.NewCollector(bus.js, []string{events.StreamCommands, events.StreamEvents, events.StreamDeadLetters},
+			consumerRefs()))
+	pubMetrics, err := messaging.NewPublishMetrics(reg)
+	if err != nil {
+		return err
+	}
+
+	var servers []*http.Server
+	if cfg.has("api") {
+		srv, err := apiServer(cfg, store, bus, log, reg, pubMetrics)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, srv)
+	}
+	admin := http.NewServeMux()
+	httpapi.AdminRoutes(admin, reg, []httpapi.Check{
+		{Name: "postgres", Probe: store.Ping},
+		{Name: "jetstream", Probe: bus.ping},
+	})
+	if cfg.Pprof {
+		// Profiles are for the operator's network only, like /metrics (see README).
+		admin.HandleFunc("GET /debug/pprof/", pprof.Index)
+		admin.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		admin.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	servers = append(servers, newServer(cfg, cfg.AdminAddr, admin))
+
+	gw, closeGateway, err := newGateway(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeGateway()
+	workers, err := newWorkers(deps{cfg: cfg, store: store, gw: gw, bus: bus, log: log, reg: reg, pub: pubMetrics})
+	if err != nil {
+		return err
+	}
+	return runAll(ctx, cfg, log, servers, workers)
+}
+
+// runAll starts the servers and workers and stops them in order when ctx ends.
+func runAll(ctx context.Context, cfg Config, log *slog.Logger, servers []*http.Server, w *workers) error {
+	listeners := make([]net.Listener, len(servers))
+	for i, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", s.Addr, err)
+		}
+		listeners[i] = ln
+		log.Info("listening", "addr", ln.Addr().String())
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i, s := range servers {
+		g.Go(func() error {
+			if err := s.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve %s: %w", s.Addr, err)
+			}
+			return nil
+		})
+	}
+	w.start(gctx, g)
+	log.Info("orders started", "command", cfg.Command)
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		for _, s := range servers {
+			errs = append(errs, s.Shutdown(sctx))
+		}
+		errs = append(errs, w.stop(sctx))
+		return errors.Join(errs...)
+	})
+	err := g.Wait()
+	log.Info("orders stopped", "err", err)
+	return err
+}
+
+// openStore opens the database (see openDatabase) and the store over it; close the pool.
+func openStore(ctx context.Context, cfg Config) (*postgres.Store, *pgxpool.Pool, error) {
+	pool, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := postgres.NewStore(pool, time.Now)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return store, pool, nil
+}
+
+// openDatabase creates the database if missing and applies migrations as the migration role,
+// then opens the service's pool as the service role (the same one unless
+// MIGRATE_DATABASE_URL is set).
+func openDatabase(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	if err := migrate(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return postgres.Connect(ctx, cfg.DatabaseURL, postgres.WithMaxConns(cfg.DBMaxConns))
+}
+
+func migrate(ctx context.Context, cfg Config) error {
+	if err := postgres.EnsureDatabase(ctx, cfg.migrateURL()); err != nil {
+		return err
+	}
+	pool, err := postgres.Connect(ctx, cfg.migrateURL())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return postgres.Migrate(ctx, pool, migrations.FS)
+}
+
+// bootstrapKeys creates the ORDERS_BOOTSTRAP_KEYS that are absent. It logs their ids, never
+// the keys.
+func bootstrapKeys(ctx context.Context, cfg Config, store *postgres.Store, log *slog.Logger) error {
+	entries, err := access.ParseBootstrap(cfg.BootstrapKeys)
+	if err != nil {
+		return fmt.Errorf("ORDERS_BOOTSTRAP_KEYS: %w", err)
+	}
+	for _, e := range entries {
+		k, err := access.FromPlaintext(e.Key, e.Role, e.Storefront)
+		if err != nil {
+			return err
+		}
+		created, err := store.CreateKey(ctx, k)
+		if err != nil {
+			return err
+		}
+		if created {
+			log.Info("bootstrap key created", "key_id", k.ID, "role", k.Role, "storefront", k.Storefront)
+		}
+	}
+	return nil
+}
+
+// newServer bounds every phase of a request, so slow clients cannot hold connections open.
+func newServer(cfg Config, addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" || (cfg.LogFormat == "auto" && isTerminal(w)) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// isTerminal reports whether w is a character device (a terminal) rather than a pipe or file.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func embeddedStoreDir(cfg Config) string { return filepath.Join(cfg.DataDir, "jetstream") }

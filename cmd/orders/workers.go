@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	domainpayment "github.com/shopflow/orders/domain/payment"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/handlers/inventory"
+	"github.com/shopflow/orders/handlers/orderstats"
+	"github.com/shopflow/orders/handlers/payment"
+	"github.com/shopflow/orders/handlers/reporting"
+	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/internal/relay"
+)
+
+// giveUpAfter is the delivery attempt on which a message that keeps failing (for reasons other
+// than an outage) is dead-lettered, and a cancel whose compensation keeps failing parks its order.
+const giveUpAfter = 10
+
+// workers are the message-driven pieces: the watermill router, the sweeper and the relay.
+type workers struct {
+	router      *message.Router
+	sweeper     *payment.Sweeper
+	relay       *relay.Relay
+	subscribers []*messaging.Subscriber
+	closing     atomic.Bool
+	stopLoops   context.CancelFunc // the sweeper's and the relay's
+	sweeperDone chan struct{}
+	relayDone   chan struct{}
+}
+
+// deps are what the workers are built from.
+type deps struct {
+	cfg   Config
+	store *postgres.Store
+	gw    domainpayment.Gateway
+	bus   *bus
+	log   *slog.Logger
+	reg   prometheus.Registerer
+	pub   *messaging.PublishMetrics
+}
+
+func newWorkers(d deps) (*workers, error) {
+	w := &workers{}
+	stats, err := orderstats.New(d.reg)
+	if err != nil {
+		return nil, err
+	}
+	if d.cfg.has("inventory") || d.cfg.has("payment") || d.cfg.has("reporting") {
+		if err := w.addRouter(d); err != nil {
+			return nil, err
+		}
+	}
+	if d.cfg.has("inventory") {
+		if err := w.addInventory(d, stats); err != nil {
+			return nil, err
+		}
+	}
+	if d.cfg.has("payment") || d.cfg.has("sweeper") {
+		if err := w.addPayment(d, stats); err != nil {
+			return nil, err
+		}
+	}
+	if d.cfg.has("reporting") {
+		h, err := reporting.NewHandler(d.store, d.log, d.reg)
+		if err != nil {
+			return nil, err
+		}
+		sub, err := w.subscriber(d, "reporting")
+		if err != nil {
+			return nil, err
+		}
+		w.router.AddConsumerHandler(events.ConsumerReportingProjections, events.SubjectsEvents, sub, h.Event)
+	}
+	if d.cfg.has("relay") {
+		pub, err := messaging.NewEnvelopePublisher(d.bus.js, messaging.Timed(d.pub, "relay"))
+		if err != nil {
+			return nil, err
+		}
+		listen := func(ctx context.Context) (relay.Waiter, error) { return d.store.ListenOutbox(ctx) }
+		if w.relay, err = relay.New(d.store, listen, pub, relay.Config{}, d.log, d.reg); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *workers) addRouter(d deps) error {
+	dlqJS, err := d.bus.connect("dead-letters")
+	if err != nil {
+		return err
+	}
+	dlq, err := messaging.NewPublisher(dlqJS, watermill.NewSlogLogger(d.log))
+	if err != nil {
+		return err
+	}
+	w.router, err = messaging.NewRouter(messaging.RouterConfig{CloseTimeout: d.cfg.ShutdownTimeout, GiveUpAfter: giveUpAfter}, dlq, d.log, d.reg)
+	return err
+}
+
+func (w *workers) addInventory(d deps, stats *orderstats.Stats) error {
+	h, err := inventory.NewHandler(d.store, d.log, stats)
+	if err != nil {
+		return err
+	}
+	sub, err := w.subscriber(d, "inventory")
+	if err != nil {
+		return err
+	}
+	w.router.AddConsumerHandler(events.ConsumerInventoryPlaceOrder, events.SubjectPlaceOrder, sub, h.PlaceOrder)
+	return nil
+}
+
+func (w *workers) addPayment(d deps, stats *orderstats.Stats) error {
+	final := func(ctx context.Context) bool { return messaging.FinalAttempt(ctx, giveUpAfter) }
+	h, err := payment.NewHandler(d.store, d.gw, d.log, stats, time.Now, final)
+	if err != nil {
+		return err
+	}
+	if d.cfg.has("sweeper") {
+		w.sweeper, err = payment.NewSweeper(h, d.store, payment.SweepConfig{
+			ReservationTTL: d.cfg.Payment.ReservationTTL, StuckAfter: d.cfg.Payment.StuckAfter, Interval: d.cfg.Payment.SweepInterval,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !d.cfg.has("payment") {
+		return nil
+	}
+	sub, err := w.subscriber(d, "payment")
+	if err != nil {
+		return err
+	}
+	w.router.AddConsumerHandler(events.ConsumerPaymentStockReserved, events.EventSubject(events.NameStockReserved), sub, h.StockReserved)
+	w.router.AddConsumerHandler(events.ConsumerPaymentAuthorized, events.EventSubject(events.NamePaymentAuthorized), sub, h.PaymentAuthorized)
+	w.router.AddConsumerHandler(events.ConsumerPaymentCancelOrder, events.SubjectCancelOrder, sub, h.CancelOrder)
+	return nil
+}
+
+func (w *workers) subscriber(d deps, name string) (*messaging.Subscriber, error) {
+	js, err := d.bus.connect(name)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := messaging.NewSubscriber(js, messaging.SubscriberConfig{
+		Resolve:      resolveConsumer,
+		Concurrency:  d.cfg.Concurrency,
+		CloseTimeout: d.cfg.ShutdownTimeout,
+		Logger:       watermill.NewSlogLogger(d.log),
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.subscribers = append(w.subscribers, sub)
+	return sub, nil
+}
+
+// consumers lists every durable consumer: its subject, stream and frozen name.
+var consumers = []struct{ subject, stream, durable string }{
+	{events.SubjectPlaceOrder, events.StreamCommands, events.ConsumerInventoryPlaceOrder},
+	{events.EventSubject(events.NameStockReserved), events.StreamEvents, events.ConsumerPaymentStockReserved},
+	{events.EventSubject(events.NamePaymentAuthorized), events.StreamEvents, events.ConsumerPaymentAuthorized},
+	{events.SubjectCancelOrder, events.StreamCommands, events.ConsumerPaymentCancelOrder},
+	{events.SubjectsEvents, events.StreamEvents, events.ConsumerReportingProjections},
+}
+
+// resolveConsumer maps each subscribed subject to its stream and durable name.
+func resolveConsumer(topic string) (string, string, error) {
+	for _, c := range consumers {
+		if c.subject == topic {
+			return c.stream, c.durable, nil
+		}
+	}
+	return "", "", fmt.Errorf("no consumer is defined for subject %q", topic)
+}
+
+// consumerRefs are the consumers whose backlog /metrics reports.
+func consumerRefs() []messaging.ConsumerRef {
+	out := make([]messaging.ConsumerRef, len(consumers))
+	for i, c := range consumers {
+		out[i] = messaging.ConsumerRef{Stream: c.stream, Consumer: c.durable}
+	}
+	return out
+}
+
+func (w *workers) start(ctx context.Context, g *errgroup.Group) {
+	if w.router != nil {
+		g.Go(func() error {
+			err := w.router.Run(context.WithoutCancel(ctx))
+			if err == nil && !w.closing.Load() {
+				// A subscription ended (its consumer or stream was deleted): a process that
+				// consumes nothing must not look healthy, so it exits and is restarted.
+				return errors.New("message router stopped on its own: a subscription ended")
+			}
+			return err
+		})
+	}
+	// The sweeper and the relay outlive the router so that what handlers committed still leaves.
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w.stopLoops = cancel
+	w.sweeperDone, w.relayDone = make(chan struct{}), make(chan struct{})
+	run := func(done chan struct{}, loop func(context.Context) error) {
+		g.Go(func() error {
+			defer close(done)
+			if loop == nil {
+				return nil
+			}
+			return loop(lctx)
+		})
+	}
+	run(w.sweeperDone, w.sweeperLoop())
+	run(w.relayDone, w.relayLoop())
+}
+
+func (w *workers) sweeperLoop() func(context.Context) error {
+	if w.sweeper == nil {
+		return nil
+	}
+	return w.sweeper.Run
+}
+
+func (w *workers) relayLoop() func(context.Context) error {
+	if w.relay == nil {
+		return nil
+	}
+	return w.relay.Run
+}
+
+// stop closes the router (it waits for handlers in flight), then gives the relay a moment to
+// publish what they committed, then stops the sweeper and the relay.
+func (w *workers) stop(ctx context.Context) error {
+	w.closing.Store(true)
+	var errs []error
+	if w.router != nil {
+		errs = append(errs, w.router.Close())
+		for _, s := range w.subscribers {
+			errs = append(errs, s.Close())
+		}
+	}
+	if w.relay != nil {
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+	if w.stopLoops != nil {
+		w.stopLoops()
+		<-w.sweeperDone
+		<-w.relayDone
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,93 @@
+// Package payment holds the payment port: what the saga asks of a payment gateway, the
+// outcomes it can get, and how idempotency keys are derived so that a redelivered message
+// never charges twice.
+package payment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors a Gateway returns (wrapped, with detail), compared with errors.Is.
+var (
+	// ErrDeclined: the gateway refused for good (card declined, authorization voided). A
+	// *DeclineError carries the gateway's reason.
+	ErrDeclined = errors.New("payment: declined")
+	// ErrTransient: the gateway failed in a way that a later retry with the same idempotency
+	// key may fix (processing error, rate limit, 5xx).
+	ErrTransient = errors.New("payment: transient failure")
+	// ErrUnknownOutcome: the call may or may not have taken effect (timeout, connection cut
+	// after sending). Settle it by asking the gateway (Find), never by calling again blindly.
+	ErrUnknownOutcome = errors.New("payment: outcome unknown")
+	// ErrNotFound: Find knows no operation made with this idempotency key.
+	ErrNotFound = errors.New("payment: no such operation")
+)
+
+// ErrAlreadyCaptured: a Void found the hold captured already (the capture step reached the
+// gateway and did not commit). The money was taken: refund it, never treat it as voided.
+var ErrAlreadyCaptured = errors.New("payment: already captured")
+
+// ReasonAlreadyCaptured is the decline reason every gateway gives a Void of a captured hold.
+const ReasonAlreadyCaptured = "already_captured"
+
+// DeclineError is a decline with the gateway's reason (e.g. "card_declined").
+type DeclineError struct{ Reason string }
+
+func (e *DeclineError) Error() string { return "payment: declined: " + e.Reason }
+
+// Is makes errors.Is(err, ErrDeclined) true, and errors.Is(err, ErrAlreadyCaptured) for a Void
+// of a captured hold.
+func (e *DeclineError) Is(target error) bool {
+	return target == ErrDeclined || (target == ErrAlreadyCaptured && e.Reason == ReasonAlreadyCaptured)
+}
+
+// Authorization is a hold on the customer's funds.
+type Authorization struct {
+	ID       string // the gateway's id (Stripe: a PaymentIntent id)
+	Amount   int64  // minor units
+	Currency string // ISO 4217, upper case
+}
+
+// AuthorizeRequest asks to hold Amount of Currency on the card behind Token.
+type AuthorizeRequest struct {
+	IdempotencyKey string
+	OrderID        string
+	Amount         int64
+	Currency       string
+	Token          string // a Stripe test token such as tok_visa; never log it
+}
+
+// Gateway is the port the payment worker drives. Every call carries an idempotency key: the
+// same key always yields the first call's result, so a redelivered message is harmless.
+type Gateway interface {
+	// Authorize holds funds. It returns a *DeclineError, ErrTransient or ErrUnknownOutcome.
+	Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error)
+	// Capture takes the held amount.
+	Capture(ctx context.Context, idempotencyKey string, auth Authorization) error
+	// Void releases a hold that was not captured.
+	Void(ctx context.Context, idempotencyKey string, auth Authorization) error
+	// Refund returns a captured amount.
+	Refund(ctx context.Context, idempotencyKey string, auth Authorization) error
+	// Find returns the authorization made with an Authorize idempotency key, or ErrNotFound:
+	// how an unknown outcome is settled.
+	Find(ctx context.Context, idempotencyKey string, orderID string) (Authorization, error)
+}
+
+// Operation names one gateway call of an order's saga.
+type Operation string
+
+// The operations, each made at most once per order.
+const (
+	OpAuthorize Operation = "authorize"
+	OpCapture   Operation = "capture"
+	OpVoid      Operation = "void"
+	OpRefund    Operation = "refund"
+)
+
+// IdempotencyKey derives the key of an operation on an order. One order makes each operation
+// once, so the key needs no attempt number: a retry or a redelivery reuses it, and the
+// gateway answers with the first result.
+func IdempotencyKey(orderID string, op Operation) string {
+	return fmt.Sprintf("orders-%s-%s", orderID, op)
+}

@@ -1,0 +1,135 @@
+// Package httpapi is the HTTP adapter: the storefront and operator API (v1) and the admin
+// endpoints (/livez, /readyz, /metrics).
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/shopflow/orders/domain/access"
+	"github.com/shopflow/orders/domain/inventory"
+	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/domain/readmodel"
+	"github.com/shopflow/orders/events"
+)
+
+// OrderReader reads orders: one from the write side (authoritative, for commands), one from
+// the read side, lists and reports. Lookups return an error wrapping order.ErrNotFound when
+// absent; ListOrders returns readmodel.ErrBadCursor for a cursor it did not hand out.
+type OrderReader interface {
+	GetOrder(ctx context.Context, id string) (*order.Order, error)
+	GetProjectedOrder(ctx context.Context, id string) (*order.Order, error)
+	ListOrders(ctx context.Context, f readmodel.OrderFilter) ([]readmodel.OrderSummary, string, error)
+	SalesReport(ctx context.Context, from, to time.Time) ([]readmodel.SalesRow, error)
+}
+
+// StockStore reads and sets stock levels.
+type StockStore interface {
+	SetStock(ctx context.Context, sku string, onHand int64) (inventory.Stock, error)
+	GetStock(ctx context.Context, sku string) (inventory.Stock, error)
+}
+
+// IdempotencyKeys claims a storefront's Idempotency-Key for a request (see messaging).
+type IdempotencyKeys interface {
+	Claim(ctx context.Context, scope, key string, rec events.IdempotencyRecordV1) (events.IdempotencyRecordV1, bool, error)
+}
+
+// Publisher stores commands in JetStream and returns once they are stored.
+type Publisher interface {
+	Publish(ctx context.Context, envs ...events.Envelope) error
+}
+
+// Deps are what the API needs; every field is required.
+type Deps struct {
+	Orders    OrderReader
+	Stock     StockStore
+	Keys      IdempotencyKeys
+	Publisher Publisher
+	Auth      *Authenticator
+	Limiter   *RateLimiter
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// API serves /v1. Build it with New.
+type API struct{ d Deps }
+
+// New returns the API over its dependencies.
+func New(d Deps) (*API, error) {
+	if d.Orders == nil || d.Stock == nil || d.Keys == nil || d.Publisher == nil || d.Auth == nil ||
+		d.Limiter == nil || d.Log == nil || d.Now == nil {
+		return nil, errors.New("httpapi: New needs every dependency")
+	}
+	return &API{d: d}, nil
+}
+
+// Route is one endpoint and the roles that may call it.
+type Route struct {
+	Pattern string
+	Roles   []access.Role
+	handle  func(http.ResponseWriter, *http.Request, access.Principal)
+}
+
+// RouteTable lists every v1 route. Each is guarded by authentication, its roles and the rate
+// limit: there is no way to register an unguarded one.
+func (a *API) RouteTable() []Route {
+	sf, admin := access.RoleStorefront, access.RoleAdmin
+	return []Route{
+		{Pattern: "POST /v1/orders", Roles: []access.Role{sf}, handle: a.postOrder},
+		{Pattern: "GET /v1/orders", Roles: []access.Role{sf, admin}, handle: a.listOrders},
+		{Pattern: "GET /v1/reports/sales", Roles: []access.Role{admin}, handle: a.salesReport},
+		{Pattern: "GET /v1/orders/{id}", Roles: []access.Role{sf, admin}, handle: a.getOrder},
+		{Pattern: "POST /v1/orders/{id}/cancel", Roles: []access.Role{sf, admin}, handle: a.cancelOrder},
+		{Pattern: "PUT /v1/inventory/{sku}", Roles: []access.Role{admin}, handle: a.putStock},
+		{Pattern: "GET /v1/inventory/{sku}", Roles: []access.Role{admin}, handle: a.getStock},
+	}
+}
+
+// Routes registers the v1 routes on mux.
+func (a *API) Routes(mux *http.ServeMux) {
+	for _, rt := range a.RouteTable() {
+		mux.Handle(rt.Pattern, a.guard(rt))
+	}
+	mux.Handle("GET /openapi.yaml", OpenAPIHandler()) // public: it describes, it holds no data
+}
+
+// guard authenticates the caller (401), checks its role (403) and its rate (429) before the
+// route runs.
+func (a *API) guard(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.d.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		if err != nil {
+			if errors.Is(err, access.ErrUnauthenticated) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="orders"`)
+			}
+			writeError(w, r, a.d.Log, err)
+			return
+		}
+		if !allowed(p, rt.Roles) {
+			writeError(w, r, a.d.Log, access.ErrForbidden)
+			return
+		}
+		if ok, wait := a.d.Limiter.Allow(p.KeyID); !ok {
+			writeError(w, r, a.d.Log, &rateLimited{wait: wait})
+			return
+		}
+		rt.handle(w, r, p)
+	})
+}
+
+func allowed(p access.Principal, roles []access.Role) bool {
+	for _, role := range roles {
+		if p.Allows(role) {
+			return true
+		}
+	}
+	return false
+}
+
+// rateLimited is a 429 with the wait until the key's bucket has a token again.
+type rateLimited struct{ wait time.Duration }
+
+func (e *rateLimited) Error() string { return "rate limit exceeded" }

@@ -1,0 +1,235 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopflow/orders/domain/access"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/handlers/httpapi"
+	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/natsserver"
+	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/internal/testenv"
+)
+
+// app is the API over real PostgreSQL and JetStream, as `orders api` wires it.
+type app struct {
+	api     *httpapi.API
+	handler http.Handler
+	store   *postgres.Store
+	js      jetstream.JetStream
+	reg     *prometheus.Registry
+}
+
+// newApp gives the test a database and a JetStream server of its own.
+func newApp(t testing.TB) *app {
+	t.Helper()
+	return newAppOn(t, newStore(t), testenv.Connect(t, testenv.JetStream(t)))
+}
+
+func newStore(t testing.TB) *postgres.Store {
+	t.Helper()
+	store, err := postgres.NewStore(testenv.Pool(t), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// newAppOn builds the API over store and js, whose topology must exist.
+func newAppOn(t testing.TB, store *postgres.Store, js jetstream.JetStream) *app {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
+	if err != nil {
+		t.Fatalf("idempotency bucket: %v", err)
+	}
+	keys, err := messaging.NewIdempotencyKeys(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := messaging.NewEnvelopePublisher(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := httpapi.NewAuthenticator(store, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiter, err := httpapi.NewRateLimiter(0, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createKey(t, store, storefrontKey, access.RoleStorefront, "default")
+	createKey(t, store, adminKey, access.RoleAdmin, "")
+	api, err := httpapi.New(httpapi.Deps{
+		Orders: store, Stock: store, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter,
+		Log: slog.New(slog.DiscardHandler), Now: time.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	api.Routes(mux)
+	reg := prometheus.NewRegistry()
+	metrics, err := httpapi.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &app{api: api, handler: metrics.Wrap(mux), store: store, js: js, reg: reg}
+}
+
+// Keys every test app holds: the "default" storefront's and an admin's.
+const (
+	storefrontKey = "ordk_test_storefront_default_000000000000000000"
+	adminKey      = "ordk_test_admin_0000000000000000000000000000000"
+)
+
+func createKey(t testing.TB, store *postgres.Store, plaintext string, role access.Role, storefront string) {
+	t.Helper()
+	k, err := access.FromPlaintext(plaintext, role, storefront)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateKey(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// do serves one request; headers are name, value pairs. Without an Authorization header it
+// acts as the route's usual caller: the admin for /v1/inventory, the storefront otherwise.
+func (a *app) do(t testing.TB, method, path, body string, headers ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, newRequest(method, path, body, headers...))
+	return rec
+}
+
+// newRequest builds the request a.do serves for the same arguments.
+func newRequest(method, path, body string, headers ...string) *http.Request {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+storefrontKey)
+	if strings.HasPrefix(path, "/v1/inventory") {
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
+}
+
+// newAppWithStoppableJetStream is newApp over a JetStream server of the test's own, and the
+// function that stops that server (for the 503 paths).
+func newAppWithStoppableJetStream(t testing.TB) (*app, func()) {
+	t.Helper()
+	srv, err := natsserver.Start(natsserver.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	js := testenv.Connect(t, srv.ClientURL())
+	if err := messaging.EnsureTopology(context.Background(), js, messaging.TopologyConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	return newAppOn(t, newStore(t), js), srv.Shutdown
+}
+
+// postOrder posts body as JSON with an Idempotency-Key.
+func (a *app) postOrder(t testing.TB, key, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	return a.do(t, http.MethodPost, "/v1/orders", body, "Content-Type", "application/json", "Idempotency-Key", key)
+}
+
+// commands returns the number of messages in the commands stream.
+func (a *app) commands(t testing.TB) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := a.js.Stream(ctx, events.StreamCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+const validOrder = `{"customer_id":"c-42","currency":"EUR",
+	"lines":[{"sku":"SKU-1","quantity":2,"unit_price":1999},{"sku":"SKU-2","quantity":1,"unit_price":500}],
+	"payment":{"token":"tok_visa"}}`
+
+// orderBody returns validOrder decoded, changed by mutate, and encoded again.
+func orderBody(t testing.TB, mutate func(m map[string]any)) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(validOrder), &m); err != nil {
+		t.Fatal(err)
+	}
+	mutate(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// line returns the i-th line of an order body being mutated.
+func line(m map[string]any, i int) map[string]any {
+	return m["lines"].([]any)[i].(map[string]any)
+}
+
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Field  string `json:"field"`
+		Detail string `json:"detail"`
+	} `json:"errors"`
+}
+
+func (p problem) fields() []string {
+	out := make([]string, len(p.Errors))
+	for i, e := range p.Errors {
+		out[i] = e.Field
+	}
+	return out
+}
+
+// checkProblem asserts rec is an RFC 9457 problem with status and, when field is not empty,
+// an errors[] entry naming field.
+func checkProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, field string) problem {
+	t.Helper()
+	if rec.Code != status {
+		t.Errorf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("problem body %q: %v", rec.Body, err)
+	}
+	if p.Status != status || p.Title == "" || p.Type == "" {
+		t.Errorf("problem = %+v, want status %d with type and title", p, status)
+	}
+	if field != "" && !slices.Contains(p.fields(), field) {
+		t.Errorf("problem fields = %q, want %q among them; body %s", p.fields(), field, rec.Body)
+	}
+	return p
+}

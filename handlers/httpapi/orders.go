@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shopflow/orders/domain/access"
+	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/events"
+)
+
+// ingestTimeout bounds the JetStream work of one POST /v1/orders.
+const ingestTimeout = 3 * time.Second
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+type orderRequest struct {
+	CustomerID string        `json:"customer_id"`
+	Currency   string        `json:"currency"`
+	Lines      []lineJSON    `json:"lines"`
+	Payment    paymentFields `json:"payment"`
+}
+
+type lineJSON struct {
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unit_price"`
+}
+
+type paymentFields struct {
+	Token string `json:"token"`
+}
+
+type acceptedJSON struct {
+	ID         string    `json:"id"`
+	Status     string    `json:"status"`
+	AcceptedAt time.Time `json:"accepted_at"`
+}
+
+// postOrder accepts an order: validate, claim the Idempotency-Key, store the PlaceOrder
+// command in JetStream, answer 202. Every caller of one key (the first and every replay,
+// concurrent or not) publishes the same command id: JetStream's dedup and the worker's
+// inbox keep one, and no caller gets a 202 before the command is stored.
+func (a *API) postOrder(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	key := r.Header.Get("Idempotency-Key")
+	if err := checkIdempotencyKey(key); err != nil {
+		writeError(w, r, a.d.Log, err)
+		return
+	}
+	var req orderRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, a.d.Log, err)
+		return
+	}
+	params := req.params(p.Storefront)
+	if err := order.Validate(params); err != nil {
+		writeError(w, r, a.d.Log, err)
+		return
+	}
+	// JetStream answers in milliseconds when healthy; past this budget the client is better
+	// served by a 503 it can retry than by a request hanging on a server that went away.
+	ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
+	defer cancel()
+	held, _, err := a.d.Keys.Claim(ctx, params.Storefront, key, events.IdempotencyRecordV1{
+		RequestHash: requestHash(req), OrderID: newOrderID(), AcceptedAt: a.d.Now().UTC(),
+	})
+	if err != nil {
+		writeError(w, r, a.d.Log, err)
+		return
+	}
+	if held.RequestHash != requestHash(req) {
+		writeError(w, r, a.d.Log, order.Invalid("Idempotency-Key", "was already used with a different request body"))
+		return
+	}
+	params.ID, params.AcceptedAt = held.OrderID, held.AcceptedAt
+	cmd, err := events.NewPlaceOrder(params, correlationID(r))
+	if err == nil {
+		err = a.d.Publisher.Publish(ctx, cmd)
+	}
+	if err != nil {
+		writeError(w, r, a.d.Log, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/orders/"+held.OrderID)
+	writeJSON(w, http.StatusAccepted, acceptedJSON{ID: held.OrderID, Status: string(order.StatusPending), AcceptedAt: held.AcceptedAt})
+}
+
+func (req orderRequest) params(storefront string) order.PlaceParams {
+	lines := make([]order.Line, len(req.Lines))
+	for i, l := range req.Lines {
+		lines[i] = order.Line(l)
+	}
+	return order.PlaceParams{
+		Storefront: storefront, CustomerID: req.CustomerID, Currency: req.Currency,
+		Lines: lines, PaymentToken: req.Payment.Token,
+	}
+}
+
+func checkIdempotencyKey(key string) error {
+	if key == "" {
+		return &statusError{status: http.StatusBadRequest, field: "Idempotency-Key", detail: "header is required"}
+	}
+	if len(key) > maxIdempotencyKey {
+		return &statusError{status: http.StatusBadRequest, field: "Idempotency-Key", detail: "must be at most 255 characters"}
+	}
+	for _, c := range []byte(key) {
+		if c < 0x21 || c > 0x7e {
+			return &statusError{status: http.StatusBadRequest, field: "Idempotency-Key", detail: "must be printable ASCII without spaces"}
+		}
+	}
+	return nil
+}
+
+// requestHash fingerprints the decoded request, so whitespace and key order do not make two
+// equal orders differ.
+func requestHash(req orderRequest) string {
+	b, _ := json.Marshal(req) // plain structs of strings and integers always encode
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// newOrderID returns a time-ordered UUID (v7), which keeps the orders index append-mostly.
+func newOrderID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// correlationID takes the caller's X-Correlation-Id when it is sane, or makes one.
+func correlationID(r *http.Request) string {
+	if c := r.Header.Get("X-Correlation-Id"); c != "" && len(c) <= 64 && checkIdempotencyKey(c) == nil {
+		return c
+	}
+	return uuid.NewString()
+}
+
+type orderJSON struct {
+	ID         string       `json:"id"`
+	Status     string       `json:"status"`
+	CustomerID string       `json:"customer_id"`
+	Currency   string       `json:"currency"`
+	Total      int64        `json:"total"`
+	Lines      []lineJSON   `json:"lines"`
+	History    []changeJSON `json:"history"`
+	AcceptedAt time.Time    `json:"accepted_at"`
+}
+
+type changeJSON struct {
+	Version int       `json:"version"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// getOrder answers from the read side; an order it has not projected yet (milliseconds after
+// a change) is read from the write side, so a client never gets a 404 for an order it was
+// told exists.
+func (a *API) getOrder(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	o, err := a.visibleOrder(r, p, a.d.Orders.GetProjectedOrder)
+	if errors.Is(err, order.ErrNotFound) {
+		o, err = a.visibleOrder(r, p, a.d.Orders.GetOrder)
+	}
+	if err != nil {
+		writeError(w, r, a.d.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toOrderJSON(o))
+}
+
+func toOrderJSON(o *order.Order) orderJSON {
+	out := orderJSON{
+		ID: o.ID(), Status: string(o.Status()), CustomerID: o.CustomerID(), Currency: o.Currency(),
+		Total: o.Total(), AcceptedAt: o.AcceptedAt().UTC(),
+	}
+	for _, l := range o.Lines() {
+		out.Lines = append(out.Lines, lineJSON(l))
+	}
+	for _, c := range o.History() {
+		out.History = append(out.History, changeJSON{Version: c.Version, Status: string(c.Status), Reason: c.Reason, At: c.At.UTC()})
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+package messaging
+
+import "context"
+
+// deliveryKey is the context key under which a delivery is stored. A struct
+// type keeps the key private to this package without a global variable.
+type deliveryKey struct{}
+
+// delivery describes one JetStream delivery of a message.
+type delivery struct {
+	attempt    int
+	maxDeliver int
+}
+
+// withDelivery returns ctx carrying the delivery attempt and MaxDeliver.
+func withDelivery(ctx context.Context, attempt, maxDeliver int) context.Context {
+	return context.WithValue(ctx, deliveryKey{}, delivery{attempt: attempt, maxDeliver: maxDeliver})
+}
+
+// Delivery reports the JetStream delivery attempt (1-based) of the message
+// being handled and the consumer's MaxDeliver, which is -1 when deliveries
+// are unlimited (the default). ok is false when ctx did not come from a
+// message delivered by a Subscriber.
+//
+// Whether a failure on this attempt should be given up on is FinalAttempt's
+// question, not attempt >= maxDeliver: with unlimited deliveries the budget
+// is RouterConfig.GiveUpAfter.
+func Delivery(ctx context.Context) (attempt, maxDeliver int, ok bool) {
+	if ctx == nil {
+		return 0, 0, false
+	}
+	d, ok := ctx.Value(deliveryKey{}).(delivery)
+	if !ok {
+		return 0, 0, false
+	}
+	return d.attempt, d.maxDeliver, true
+}
+
+// FinalAttempt reports whether a failure of the message whose context ctx is would be given up
+// on. Inside the router it counts the handler's earlier failures, outages excluded (failed
+// giveUpAfter-1 times before); outside it, the JetStream delivery attempt (giveUpAfter or
+// later, or the consumer's last delivery when its MaxDeliver is limited). giveUpAfter <= 0
+// means never.
+// It is false for a context without a delivery.
+//
+// The Router applies it with RouterConfig.GiveUpAfter; a handler that must act
+// before its message is dead-lettered (flag the order, compensate) asks it
+// with the same value. Neither should give up on an error that wraps
+// fault.ErrUnavailable: an outage is retried until it ends.
+func FinalAttempt(ctx context.Context, giveUpAfter int) bool {
+	if failed, ok := ctx.Value(failuresKey{}).(int); ok {
+		return giveUpAfter > 0 && failed+1 >= giveUpAfter // outages are not counted
+	}
+	attempt, maxDeliver, ok := Delivery(ctx)
+	if !ok {
+		return false
+	}
+	return (giveUpAfter > 0 && attempt >= giveUpAfter) || (maxDeliver > 0 && attempt >= maxDeliver)
+}
+
+type failuresKey struct{}
+
+// withFailures records, for FinalAttempt, how often the message's handler failed before (for
+// reasons other than an outage).
+func withFailures(ctx context.Context, failed int) context.Context {
+	return context.WithValue(ctx, failuresKey{}, failed)
+}

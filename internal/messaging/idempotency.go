@@ -1,0 +1,73 @@
+package messaging
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shopflow/orders/domain/fault"
+	"github.com/shopflow/orders/events"
+)
+
+// IdempotencyKeys stores records in a JetStream key-value bucket, so the write path needs no
+// database round trip.
+type IdempotencyKeys struct {
+	kv jetstream.KeyValue
+}
+
+// NewIdempotencyKeys returns a store over kv (the events.BucketIdempotency bucket).
+func NewIdempotencyKeys(kv jetstream.KeyValue) (*IdempotencyKeys, error) {
+	if kv == nil {
+		return nil, errors.New("messaging: NewIdempotencyKeys needs a bucket")
+	}
+	return &IdempotencyKeys{kv: kv}, nil
+}
+
+// Claim stores rec under (scope, key) unless a record is there already. It returns the
+// record that holds the key and whether it is the one passed in. Create is atomic on the
+// server, so of many concurrent claims exactly one wins and the others read its record.
+// Failures wrap fault.ErrUnavailable.
+func (k *IdempotencyKeys) Claim(ctx context.Context, scope, key string, rec events.IdempotencyRecordV1) (events.IdempotencyRecordV1, bool, error) {
+	name := bucketKey(scope, key)
+	val, err := json.Marshal(rec)
+	if err != nil {
+		return events.IdempotencyRecordV1{}, false, fmt.Errorf("encode idempotency record: %w", err)
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		_, err := k.kv.Create(ctx, name, val)
+		if err == nil {
+			return rec, true, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return events.IdempotencyRecordV1{}, false, fmt.Errorf("%w: claim idempotency key: %w", fault.ErrUnavailable, err)
+		}
+		entry, err := k.kv.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // expired between Create and Get: claim again
+		}
+		if err != nil {
+			return events.IdempotencyRecordV1{}, false, fmt.Errorf("%w: read idempotency key: %w", fault.ErrUnavailable, err)
+		}
+		var held events.IdempotencyRecordV1
+		if err := json.Unmarshal(entry.Value(), &held); err != nil {
+			return events.IdempotencyRecordV1{}, false, fmt.Errorf("decode idempotency record %s: %w", name, err)
+		}
+		return held, false, nil
+	}
+	return events.IdempotencyRecordV1{}, false, fmt.Errorf("%w: idempotency key kept expiring while claimed", fault.ErrUnavailable)
+}
+
+// bucketKey hashes scope and key: client keys may hold characters a KV key cannot, and the
+// hash keeps one storefront's keys apart from another's.
+func bucketKey(scope, key string) string {
+	h := sha256.New()
+	h.Write([]byte(scope))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,84 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shopflow/orders/events"
+)
+
+// TopologyConfig sizes the streams and buckets the program creates at start.
+type TopologyConfig struct {
+	// Replicas is 1 on a single node, 3 in a cluster (a quorum stores each message).
+	Replicas int
+	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id; default 2 minutes. It only
+	// spares the consumers work (their inbox is the guard that lasts), and the server holds every
+	// id of the window in memory: at 150 orders/s a 10-minute window held most of a 250 MB heap
+	// (BENCHMARKS.md).
+	DuplicateWindow time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key is remembered; default 24 hours.
+	IdempotencyTTL time.Duration
+	// CommandsMaxAge and EventsMaxAge bound how long messages stay in their streams after
+	// they were consumed; defaults 7 and 30 days. Dead letters are kept until removed.
+	CommandsMaxAge, EventsMaxAge time.Duration
+}
+
+func (c TopologyConfig) withDefaults() TopologyConfig {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.IdempotencyTTL == 0 {
+		c.IdempotencyTTL = 24 * time.Hour
+	}
+	if c.CommandsMaxAge == 0 {
+		c.CommandsMaxAge = 7 * 24 * time.Hour
+	}
+	if c.EventsMaxAge == 0 {
+		c.EventsMaxAge = 30 * 24 * time.Hour
+	}
+	return c
+}
+
+// EnsureTopology creates or updates the commands, events and dead-letter streams and the
+// idempotency bucket. It is idempotent, so every process runs it at start.
+func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg TopologyConfig) error {
+	cfg = cfg.withDefaults()
+	streams := []jetstream.StreamConfig{
+		{Name: events.StreamCommands, Subjects: []string{events.SubjectsCommands}, MaxAge: cfg.CommandsMaxAge},
+		{Name: events.StreamEvents, Subjects: []string{events.SubjectsEvents}, MaxAge: cfg.EventsMaxAge},
+		{Name: events.StreamDeadLetters, Subjects: []string{events.SubjectsDeadLetters}},
+	}
+	var errs []error
+	for _, sc := range streams {
+		sc.Storage = jetstream.FileStorage
+		sc.Replicas = cfg.Replicas
+		if s, err := js.Stream(ctx, sc.Name); err == nil && s.CachedInfo().Config.Replicas > sc.Replicas {
+			// An operator scaled it up: a process with an older setting must not scale it down.
+			sc.Replicas = s.CachedInfo().Config.Replicas
+		}
+		sc.Duplicates = cfg.DuplicateWindow
+		sc.Retention = jetstream.LimitsPolicy
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			errs = append(errs, fmt.Errorf("stream %s: %w", sc.Name, err))
+		}
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      events.BucketIdempotency,
+		Description: "Idempotency-Key → request hash and order id",
+		TTL:         cfg.IdempotencyTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		History:     1,
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("bucket %s: %w", events.BucketIdempotency, err))
+	}
+	return errors.Join(errs...)
+}

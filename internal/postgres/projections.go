@@ -1,0 +1,216 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shopflow/orders/events"
+)
+
+// projTables names one set of projection tables: the live ones, or those a rebuild fills aside.
+type projTables struct{ orders, sales, counts, stock, checkpoint string }
+
+var (
+	liveTables    = projTables{"proj_orders", "proj_sales_daily", "proj_status_counts", "proj_stock", "live"}
+	rebuildTables = projTables{"proj_orders_rebuild", "proj_sales_daily_rebuild", "proj_status_counts_rebuild", "proj_stock_rebuild", "rebuild"}
+)
+
+// logEvent is one row of the event store.
+type logEvent struct {
+	seq     int64
+	name    string
+	orderID string
+	version int
+	at      time.Time
+	payload []byte
+}
+
+// ProjectOrder brings one order's projections up to date with the event store: it applies the
+// order's events after the version the projection reached, in version order. The message that
+// triggers it only says which order to look at (and, as version, which event it was), so a
+// late, duplicated or reordered event can never apply twice or move an order backwards: no
+// inbox is needed. An event the projection has passed costs one read and no transaction,
+// which matters because the first message of an order's burst usually applies them all. It
+// returns how many events it applied (0: the message was stale or a duplicate).
+func (s *Store) ProjectOrder(ctx context.Context, orderID string, version int) (int, error) {
+	var reached int
+	err := s.pool.QueryRow(ctx, `SELECT version FROM proj_orders WHERE id = $1`, orderID).Scan(&reached)
+	if err != nil && err != pgx.ErrNoRows {
+		return 0, fmt.Errorf("project order %s: %w", orderID, unavailable(err))
+	}
+	if version > 0 && reached >= version {
+		return 0, nil
+	}
+	var applied int
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		applied = 0
+		// One projector at a time per order, also before its first row exists.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, orderID); err != nil {
+			return err
+		}
+		var version int
+		err := tx.QueryRow(ctx, `SELECT version FROM proj_orders WHERE id = $1`, orderID).Scan(&version)
+		if err != nil && err != pgx.ErrNoRows {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT seq, name, order_id::text, version, occurred_at, payload FROM event_log
+			WHERE order_id = $1 AND version > $2 ORDER BY version`, orderID, version)
+		if err != nil {
+			return err
+		}
+		evs, err := collectEvents(rows)
+		if err != nil {
+			return err
+		}
+		applied, err = applyEvents(ctx, tx, liveTables, evs, version)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("project order %s: %w", orderID, err)
+	}
+	return applied, nil
+}
+
+func collectEvents(rows pgx.Rows) ([]logEvent, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (logEvent, error) {
+		var e logEvent
+		return e, r.Scan(&e.seq, &e.name, &e.orderID, &e.version, &e.at, &e.payload)
+	})
+}
+
+// applyEvents applies evs (one order's, in version order, after version from) and advances the
+// projection's checkpoint. It stops at a gap: the missing event is not committed yet.
+func applyEvents(ctx context.Context, tx pgx.Tx, t projTables, evs []logEvent, from int) (int, error) {
+	var maxSeq int64
+	n := 0
+	for _, e := range evs {
+		if e.version != from+n+1 {
+			break
+		}
+		if err := applyEvent(ctx, tx, t, e); err != nil {
+			return n, fmt.Errorf("apply %s v%d of %s: %w", e.name, e.version, e.orderID, err)
+		}
+		n++
+		maxSeq = max(maxSeq, e.seq)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
+		ON CONFLICT (projection) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
+		t.checkpoint, maxSeq)
+	return n, err
+}
+
+// statusOf is the status each event name leads to.
+var statusOf = map[string]string{
+	events.NameOrderPlaced: "pending", events.NameStockReserved: "reserved", events.NameOrderRejected: "rejected",
+	events.NamePaymentAuthorized: "authorized", events.NameOrderConfirmed: "confirmed", events.NameOrderCancelled: "cancelled",
+	events.NameOrderExpired: "expired", events.NameOrderRefunded: "refunded", events.NameOrderNeedsAttention: "needs_attention",
+	events.NameOrderResumed: "", // back to the status the payload names
+}
+
+// eventBody is what the projections read of any order event.
+type eventBody struct {
+	Status string          `json:"status"`
+	Reason string          `json:"reason"`
+	Items  json.RawMessage `json:"items"`
+}
+
+func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error {
+	status, ok := statusOf[e.name]
+	if !ok {
+		return nil // an event the read side does not show
+	}
+	if e.name == events.NameOrderPlaced {
+		return applyPlaced(ctx, tx, t, e)
+	}
+	var body eventBody
+	if err := json.Unmarshal(e.payload, &body); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	if status == "" {
+		status = body.Status
+	}
+	change, _ := json.Marshal([]map[string]any{{"version": e.version, "status": status, "reason": body.Reason, "at": e.at.UTC()}})
+	var previous string
+	err := tx.QueryRow(ctx, fmt.Sprintf(`UPDATE %[1]s o SET status = $2, version = $3, updated_at = $4, history = o.history || $5::jsonb,
+		confirmed_on = CASE WHEN $2 = 'confirmed' THEN ($4 AT TIME ZONE 'UTC')::date ELSE o.confirmed_on END
+		FROM (SELECT status FROM %[1]s WHERE id = $1) AS before WHERE o.id = $1 RETURNING before.status`, t.orders),
+		e.orderID, status, e.version, e.at, change).Scan(&previous)
+	if err != nil {
+		return err
+	}
+	if err := count(ctx, tx, t, previous, -1); err != nil {
+		return err
+	}
+	if err := count(ctx, tx, t, status, 1); err != nil {
+		return err
+	}
+	return applyEffects(ctx, tx, t, e, body)
+}
+
+func applyPlaced(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error {
+	var p events.OrderPlacedV1
+	if err := json.Unmarshal(e.payload, &p); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	lines, _ := json.Marshal(p.Lines)
+	history, _ := json.Marshal([]map[string]any{{"version": e.version, "status": "pending", "reason": "", "at": e.at.UTC()}})
+	_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (id, storefront, customer_id, currency, total, status, lines, history, accepted_at, updated_at, version)
+		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $8, $9)`, t.orders),
+		e.orderID, p.Storefront, p.CustomerID, p.Currency, p.Total, lines, history, p.At, e.version)
+	if err != nil {
+		return err
+	}
+	return count(ctx, tx, t, "pending", 1)
+}
+
+func count(ctx context.Context, tx pgx.Tx, t projTables, status string, delta int) error {
+	_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (status, orders) VALUES ($1, $2)
+		ON CONFLICT (status) DO UPDATE SET orders = %[1]s.orders + EXCLUDED.orders`, t.counts), status, delta)
+	return err
+}
+
+// applyEffects moves the stock and sales figures an event changes.
+func applyEffects(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, body eventBody) error {
+	stock := func(reserved, sold int) error {
+		if len(body.Items) == 0 || string(body.Items) == "null" {
+			return nil
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (sku, reserved, sold)
+			SELECT i->>'sku', $2 * (i->>'quantity')::bigint, $3 * (i->>'quantity')::bigint FROM jsonb_array_elements($1::jsonb) i
+			ON CONFLICT (sku) DO UPDATE SET reserved = %[1]s.reserved + EXCLUDED.reserved, sold = %[1]s.sold + EXCLUDED.sold`, t.stock),
+			[]byte(body.Items), reserved, sold)
+		return err
+	}
+	sales := func(sign int) error {
+		_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (day, sku, currency, orders, units, revenue)
+			SELECT o.confirmed_on, l->>'sku', o.currency, $2, $2 * (l->>'quantity')::bigint, $2 * (l->>'quantity')::bigint * (l->>'unit_price')::bigint
+			FROM %[2]s o, jsonb_array_elements(o.lines) l WHERE o.id = $1
+			ON CONFLICT (day, sku, currency) DO UPDATE SET orders = %[1]s.orders + EXCLUDED.orders,
+				units = %[1]s.units + EXCLUDED.units, revenue = %[1]s.revenue + EXCLUDED.revenue`, t.sales, t.orders), e.orderID, sign)
+		return err
+	}
+	switch e.name {
+	case events.NameStockReserved:
+		return stock(1, 0)
+	case events.NameOrderConfirmed:
+		if err := stock(-1, 1); err != nil {
+			return err
+		}
+		return sales(1)
+	case events.NameOrderCancelled, events.NameOrderExpired:
+		return stock(-1, 0)
+	case events.NameOrderRefunded:
+		if err := stock(0, -1); err != nil {
+			return err
+		}
+		return sales(-1) // off the day of the sale, so a day's figure is what it kept
+	}
+	return nil
+}

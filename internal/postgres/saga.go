@@ -1,0 +1,138 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/events"
+)
+
+// UpdateOrder runs one step of an order's saga in a transaction: it records messageID in the
+// consumer's inbox (events it appends carry correlationID) (a message seen before changes nothing and returns duplicate), locks and
+// loads the order, lets fn change it, then writes the new status, history, stock effects and
+// outbox events. fn may call the payment gateway while the row is locked: a concurrent step
+// of the same order waits, and a crash before the commit rolls everything back, so the
+// redelivered message repeats the call with the same idempotency key. An empty messageID
+// skips the inbox (the sweeper's steps). fn's error rolls back and is returned wrapped.
+func (s *Store) UpdateOrder(ctx context.Context, consumer, messageID, correlationID, id string, fn func(*order.Order) error) (duplicate bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		duplicate = false // the closure runs again after a deadlock or serialization failure
+		// A step waits at most this long for an order another step holds (that one may be
+		// waiting on the payment gateway); then it fails and is retried later, instead of
+		// holding a pool connection for as long as the other takes.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		if messageID != "" {
+			fresh, err := claimInbox(ctx, tx, consumer, messageID)
+			if err != nil || !fresh {
+				duplicate = true
+				return err
+			}
+		}
+		o, err := loadOrder(ctx, tx, id, " FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		before := o.Version()
+		if err := fn(o); err != nil {
+			return stepError{err}
+		}
+		return saveChanges(ctx, tx, o, before, correlationID)
+	})
+	var se stepError
+	if errors.As(err, &se) {
+		return false, fmt.Errorf("update order %s: %w", id, se.err) // fn's own error, unclassified
+	}
+	if err != nil {
+		return false, fmt.Errorf("update order %s: %w", id, err)
+	}
+	return duplicate, nil
+}
+
+// stepError carries an error of UpdateOrder's fn through inTx untouched: a payment gateway's
+// network error is the gateway's, and must not be taken for a PostgreSQL outage.
+type stepError struct{ err error }
+
+func (e stepError) Error() string { return e.err.Error() }
+
+// saveChanges writes what fn recorded: nothing when it recorded nothing.
+func saveChanges(ctx context.Context, tx pgx.Tx, o *order.Order, before int, correlationID string) error {
+	recorded := o.Events()
+	if len(recorded) == 0 {
+		return nil
+	}
+	envs, err := events.FromOrder(o, correlationID)
+	if err != nil {
+		return err
+	}
+	batch := &pgx.Batch{}
+	last := lastChange(o)
+	// The version guard is the SQL-level check behind the row lock: a stale writer changes nothing.
+	batch.Queue(`UPDATE orders SET status = $2, version = $3, authorization_id = $4, updated_at = $5 WHERE id = $1 AND version = $6`,
+		o.ID(), string(o.Status()), o.Version(), o.AuthorizationID(), last.At, before)
+	var fresh []order.Change
+	for _, c := range o.History() {
+		if c.Version > before {
+			fresh = append(fresh, c)
+		}
+	}
+	queueHistory(batch, o.ID(), fresh)
+	for _, ev := range recorded {
+		queueStockEffect(batch, o.ID(), ev)
+	}
+	queueOutbox(batch, envs)
+	res := tx.SendBatch(ctx, batch)
+	tag, err := res.Exec()
+	if err == nil && tag.RowsAffected() != 1 {
+		err = fmt.Errorf("order %s changed under its lock (version %d)", o.ID(), before)
+	}
+	if cerr := res.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("save order %s: %w", o.ID(), err)
+	}
+	return nil
+}
+
+// queueStockEffect applies what a transition does to stock, SKUs in sorted order (the items
+// come from order.ReservationPlan) so that concurrent transactions cannot deadlock.
+func queueStockEffect(batch *pgx.Batch, orderID string, ev order.Event) {
+	switch e := ev.(type) {
+	case order.Confirmed: // the units leave the warehouse: on_hand and reserved both drop
+		for _, it := range e.Items {
+			batch.Queue(`UPDATE stock SET on_hand = on_hand - $2, reserved = reserved - $2, updated_at = now() WHERE sku = $1`, it.SKU, it.Quantity)
+		}
+		batch.Queue(`DELETE FROM reservations WHERE order_id = $1`, orderID)
+	case order.Released: // back to available
+		for _, it := range e.Items {
+			batch.Queue(`UPDATE stock SET reserved = reserved - $2, updated_at = now() WHERE sku = $1`, it.SKU, it.Quantity)
+		}
+		batch.Queue(`DELETE FROM reservations WHERE order_id = $1`, orderID)
+	case order.Refunded: // restocked
+		for _, it := range e.Items {
+			batch.Queue(`UPDATE stock SET on_hand = on_hand + $2, updated_at = now() WHERE sku = $1`, it.SKU, it.Quantity)
+		}
+	}
+}
+
+// OrdersInStatusSince returns up to limit ids of orders that have been in status since before
+// cutoff, oldest first.
+func (s *Store) OrdersInStatusSince(ctx context.Context, status order.Status, cutoff time.Time, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id::text FROM orders WHERE status = $1 AND updated_at < $2
+		ORDER BY updated_at LIMIT $3`, string(status), cutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("orders %s since %s: %w", status, cutoff, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("orders %s since %s: %w", status, cutoff, err)
+	}
+	return ids, nil
+}

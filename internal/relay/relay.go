@@ -1,0 +1,154 @@
+// Package relay moves committed events from the PostgreSQL outbox to JetStream. It survives a
+// crash between commit and publish (rows stay until JetStream stored them) and keeps
+// per-order order (one relay at a time publishes, oldest row first).
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopflow/orders/events"
+)
+
+// Outbox hands batches of committed events to publish and deletes them once published.
+type Outbox interface {
+	RelayBatch(ctx context.Context, limit int, publish func(context.Context, []events.Envelope) error) (int, error)
+}
+
+// Waiter blocks until new events may be waiting (or timeout passes).
+type Waiter interface {
+	Wait(ctx context.Context, timeout time.Duration) error
+	Close(ctx context.Context) error
+}
+
+// Publisher stores envelopes in JetStream, in order, and returns once all are stored.
+type Publisher interface {
+	Publish(ctx context.Context, envs ...events.Envelope) error
+}
+
+// Config tunes the relay.
+type Config struct {
+	BatchSize    int           // rows per transaction; default 256
+	PollInterval time.Duration // longest wait without a notification; default 1s
+}
+
+// Relay runs the outbox → JetStream loop.
+type Relay struct {
+	outbox    Outbox
+	listen    func(context.Context) (Waiter, error)
+	pub       Publisher
+	cfg       Config
+	log       *slog.Logger
+	published prometheus.Counter
+	failures  prometheus.Counter
+}
+
+// New returns a relay. listen opens a notification listener (see postgres.ListenOutbox).
+func New(outbox Outbox, listen func(context.Context) (Waiter, error), pub Publisher, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Relay, error) {
+	if outbox == nil || listen == nil || pub == nil || log == nil || reg == nil {
+		return nil, errors.New("relay: New needs every dependency")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 256
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	r := &Relay{outbox: outbox, listen: listen, pub: pub, cfg: cfg, log: log,
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orders_outbox_relayed_total", Help: "Events published from the outbox to JetStream.",
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orders_outbox_relay_failures_total", Help: "Relay batches that failed and will be retried.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{r.published, r.failures} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register relay metrics: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Run relays until ctx ends; it returns nil then. Failures are logged, counted and retried
+// with back-off: the rows wait in the outbox, nothing is lost.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := newBackoff()
+	for ctx.Err() == nil {
+		w, err := r.listen(ctx)
+		if err != nil {
+			r.fail(ctx, "open outbox listener", err, backoff)
+			continue
+		}
+		err = r.drain(ctx, w, backoff)
+		_ = w.Close(context.WithoutCancel(ctx)) // the listener is dropped either way
+		if err != nil && ctx.Err() == nil {
+			r.fail(ctx, "outbox listener", err, backoff)
+		}
+	}
+	return nil
+}
+
+// drain publishes batches while full ones come back, then waits for a notification.
+func (r *Relay) drain(ctx context.Context, w Waiter, backoff *backoff) error {
+	for ctx.Err() == nil {
+		n, err := r.outbox.RelayBatch(ctx, r.cfg.BatchSize, r.publish)
+		if err != nil {
+			r.fail(ctx, "relay batch", err, backoff)
+			continue
+		}
+		backoff.reset()
+		r.published.Add(float64(n))
+		if n == r.cfg.BatchSize {
+			continue
+		}
+		if err := w.Wait(ctx, r.cfg.PollInterval); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishTimeout bounds one batch: the batch's transaction stays open while it publishes, and
+// an async publish to a server that went away would otherwise wait for its ack forever.
+const publishTimeout = 10 * time.Second
+
+func (r *Relay) publish(ctx context.Context, envs []events.Envelope) error {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	return r.pub.Publish(ctx, envs...)
+}
+
+func (r *Relay) fail(ctx context.Context, what string, err error, b *backoff) {
+	if ctx.Err() != nil {
+		return
+	}
+	r.failures.Inc()
+	d := b.next()
+	r.log.WarnContext(ctx, "outbox relay failed; retrying", "step", what, "retry_in", d, "err", err)
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{} }
+
+func (b *backoff) next() time.Duration {
+	switch {
+	case b.d == 0:
+		b.d = 100 * time.Millisecond
+	case b.d < 5*time.Second:
+		b.d *= 2
+	}
+	return b.d
+}
+
+func (b *backoff) reset() { b.d = 0 }

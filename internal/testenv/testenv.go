@@ -1,0 +1,122 @@
+// Package testenv gives tests their own real dependencies: a fresh PostgreSQL database and
+// an embedded JetStream server, both removed when the test ends. A dependency that cannot be
+// reached fails the test; it is never skipped.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/natsserver"
+	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/migrations"
+)
+
+// adminURL is the server tests create their databases on; TEST_DATABASE_URL overrides it.
+func adminURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// DatabaseURL creates an empty database for this test and returns its URL. The database is
+// dropped when the test ends.
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminURL())
+	if err != nil {
+		t.Fatalf("testenv: PostgreSQL is required and unreachable at %s (run .ci/run or start it): %v", adminURL(), err)
+	}
+	defer conn.Close(ctx)
+	name := "orders_test_" + randomHex(t, 6)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("testenv: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, adminURL())
+		if err != nil {
+			t.Errorf("testenv: drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("testenv: drop %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(adminURL())
+	if err != nil {
+		t.Fatalf("testenv: admin url: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Pool returns a pool on a fresh, migrated database.
+func Pool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := postgres.Connect(ctx, DatabaseURL(t))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return pool
+}
+
+// JetStream starts an embedded server on a random loopback port with its data in a temp
+// directory, creates the program's streams and buckets, and returns its URL.
+func JetStream(t testing.TB) string {
+	t.Helper()
+	srv, err := natsserver.Start(natsserver.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(srv.Shutdown)
+	js := Connect(t, srv.ClientURL())
+	if err := messaging.EnsureTopology(context.Background(), js, messaging.TopologyConfig{}); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return srv.ClientURL()
+}
+
+// Connect opens a connection of its own to url, closed when the test ends.
+func Connect(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("testenv: connect %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return js
+}
+
+func randomHex(t testing.TB, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# make bench: one `orders run` on loopback with a fresh database and embedded JetStream, the
+# load generator for a fixed amount of work, and a results table (bench/results.md, .json)
+# with the service's CPU time and peak memory. Needs Go and the PostgreSQL of the README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+orders=${BENCH_ORDERS:-20000}
+concurrency=${BENCH_CONCURRENCY:-64}
+rate=${BENCH_RATE:-0}
+api=127.0.0.1:${BENCH_API_PORT:-18480}
+admin=127.0.0.1:${BENCH_ADMIN_PORT:-18481}
+db=orders_bench_$$
+db_url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
+data=$(mktemp -d)
+shop=ordk_bench_storefront_0000000000000000000000000
+adm=ordk_bench_admin_00000000000000000000000000000000
+mkdir -p bench bin
+
+go build -o bin/orders ./cmd/orders
+go build -o bin/loadgen ./cmd/loadgen
+
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+DATABASE_URL=$db_url DATA_DIR=$data HTTP_ADDR=$api ADMIN_ADDR=$admin LOG_LEVEL=warn LOG_FORMAT=json \
+  RATE_LIMIT=0 ADMIN_PPROF=true ORDERS_BOOTSTRAP_KEYS="storefront:bench:$shop,admin::$adm" \
+  bin/orders run ${BENCH_SERVICE_FLAGS:-} > bench/orders.log 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -sf "http://$admin/readyz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://$admin/readyz" >/dev/null || { echo "orders did not become ready"; cat bench/orders.log; exit 1; }
+
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+ticks=$(getconf CLK_TCK)
+cpu0=$(cpu)
+start=$(date +%s.%N)
+if [ -n "${BENCH_PROFILE:-}" ]; then # a CPU profile of the service during the load
+  curl -s "http://$admin/debug/pprof/profile?seconds=${BENCH_PROFILE}" -o bench/cpu.pprof &
+  prof=$!
+fi
+LOADGEN_KEY=$shop LOADGEN_ADMIN_KEY=$adm LOADGEN_DATABASE_URL=$db_url \
+  bin/loadgen -url "http://$api" -orders "$orders" -concurrency "$concurrency" -rate "$rate" -json -verify > bench/results.json
+end=$(date +%s.%N)
+if [ -n "${prof:-}" ]; then wait "$prof"; fi
+cpu1=$(cpu)
+peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+
+python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" <<'PY'
+import json, sys, platform, os
+orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end = sys.argv[1:]
+r = json.load(open("bench/results.json"))
+cpu_s = (float(cpu1) - float(cpu0)) / float(ticks)
+wall = float(end) - float(start)
+r["service"] = {"cpu_seconds": round(cpu_s, 2), "cpu_per_order_ms": round(1000 * cpu_s / max(1, r["accepted"]), 3),
+                "peak_rss_mb": round(int(peak_kb) / 1024, 1), "wall_seconds": round(wall, 1)}
+r["machine"] = {"cpus": os.cpu_count(), "kernel": platform.release()}
+json.dump(r, open("bench/results.json", "w"), indent=2)
+i, s = r["ingest_latency_ms"], r["accepted_to_settled_ms"]
+rows = [
+  ("orders accepted", f'{r["accepted"]} of {orders} in {r["place_seconds"]:.1f} s'),
+  ("accepted per second", f'{r["accepted_per_second"]:.0f}'),
+  ("ingest latency p50 / p90 / p99 / max", f'{i["P50"]:.1f} / {i["P90"]:.1f} / {i["P99"]:.1f} / {i["Max"]:.1f} ms'),
+  ("settled per second", f'{r["settled_per_second"]:.0f}'),
+  ("202 → settled p50 / p99", f'{s["P50"]:.1f} / {s["P99"]:.1f} ms'),
+  ("by status", ", ".join(f"{k} {v}" for k, v in sorted(r["by_status"].items()))),
+  ("errors", ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) or "none"),
+  ("service CPU", f'{cpu_s:.1f} s ({r["service"]["cpu_per_order_ms"]} ms per order)'),
+  ("service peak RSS", f'{r["service"]["peak_rss_mb"]} MB'),
+  ("verify", "ok" if r.get("verify", {}).get("ok") else f'FAILED: {r.get("verify")}'),
+]
+with open("bench/results.md", "w") as f:
+    f.write(f"# make bench: {orders} orders, concurrency {conc}, rate {rate or 'max'} ({os.cpu_count()} CPUs)\n\n")
+    f.write("| measure | value |\n|---|---|\n")
+    for k, v in rows:
+        f.write(f"| {k} | {v} |\n")
+print(open("bench/results.md").read())
+if not r.get("verify", {}).get("ok"):
+    sys.exit(1)
+PY
