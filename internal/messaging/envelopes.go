@@ -58,11 +58,10 @@ func (p *EnvelopePublisher) Publish(ctx context.Context, envs ...events.Envelope
 	}
 	// A batch is pipelined: sent in order, then every ack awaited. With every write synced,
 	// one message at a time capped the relay at one fsync round trip per event (≈250 orders/s
-	// on 2 cores, BENCHMARKS.md). The price: if one publish of a batch fails, later ones may be
-	// stored already, and the retry stores the failed one after them. The whole batch fails
-	// and is published again (the same ids: JetStream drops the repeats), so nothing is lost;
-	// only the stream order of that order's events can differ from their version order, which
-	// every consumer tolerates (they act on the order's state, projections on versions).
+	// on 2 cores, BENCHMARKS.md). In a pipeline a later message can be stored while an earlier
+	// one fails: a caller that needs two messages stored in order (the relay, per order) puts
+	// them in separate calls. A failed batch is published again whole; JetStream drops the
+	// repeats (same ids within its duplicate window).
 	futures := make([]jetstream.PubAckFuture, 0, len(envs))
 	for _, e := range envs {
 		f, err := p.js.PublishMsgAsync(envelopeMsg(e))

@@ -1,6 +1,7 @@
 // Package relay moves committed events from the PostgreSQL outbox to JetStream. It survives a
 // crash between commit and publish (rows stay until JetStream stored them) and keeps
-// per-order order (one relay at a time publishes, oldest row first).
+// per-order order (one relay at a time publishes, oldest row first, an order's events one
+// acknowledged wave after another).
 package relay
 
 import (
@@ -118,10 +119,40 @@ func (r *Relay) drain(ctx context.Context, w Waiter, backoff *backoff) error {
 // an async publish to a server that went away would otherwise wait for its ack forever.
 const publishTimeout = 10 * time.Second
 
+// publish stores a batch in JetStream wave by wave. The publisher pipelines a wave, and in a
+// pipeline a later message can be stored while an earlier one fails; the retry would then put
+// the earlier one after it. A wave holds at most one event per order, and the next wave starts
+// only once JetStream acknowledged the whole wave, so an order's events are stored in the order
+// they were written even when a batch fails part way (the retry's repeats are deduplicated).
 func (r *Relay) publish(ctx context.Context, envs []events.Envelope) error {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	return r.pub.Publish(ctx, envs...)
+	return publishInWaves(ctx, r.pub, envs)
+}
+
+func publishInWaves(ctx context.Context, pub Publisher, envs []events.Envelope) error {
+	for _, wave := range waves(envs) {
+		if err := pub.Publish(ctx, wave...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waves splits envs so that wave k holds the k-th event of every order in envs, each order's
+// events keeping their relative order and each wave keeping the batch's order.
+func waves(envs []events.Envelope) [][]events.Envelope {
+	nth := make(map[string]int, len(envs))
+	var out [][]events.Envelope
+	for _, e := range envs {
+		k := nth[e.OrderID]
+		nth[e.OrderID] = k + 1
+		if k == len(out) {
+			out = append(out, make([]events.Envelope, 0, len(envs)-k))
+		}
+		out[k] = append(out[k], e)
+	}
+	return out
 }
 
 func (r *Relay) fail(ctx context.Context, what string, err error, b *backoff) {

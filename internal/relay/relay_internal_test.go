@@ -1,0 +1,129 @@
+package relay
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/testenv"
+)
+
+func env(order, name string) events.Envelope {
+	return events.Envelope{
+		ID: uuid.NewString(), Subject: events.EventSubject(name), Name: name, OrderID: order,
+		CorrelationID: uuid.NewString(), OccurredAt: time.Now(), Payload: []byte(`{}`),
+	}
+}
+
+func ids(envs []events.Envelope) []string {
+	out := make([]string, len(envs))
+	for i, e := range envs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func TestWavesHoldOneEventPerOrderInBatchOrder(t *testing.T) {
+	a, b, c := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	batch := []events.Envelope{
+		env(a, events.NameOrderPlaced), env(a, events.NameStockReserved), env(b, events.NameOrderPlaced),
+		env(a, events.NamePaymentAuthorized), env(c, events.NameOrderPlaced), env(b, events.NameOrderRejected),
+	}
+	got := waves(batch)
+	want := [][]events.Envelope{
+		{batch[0], batch[2], batch[4]},
+		{batch[1], batch[5]},
+		{batch[3]},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d waves, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !slices.Equal(ids(got[i]), ids(want[i])) {
+			t.Errorf("wave %d = %v, want %v", i, ids(got[i]), ids(want[i]))
+		}
+	}
+	if w := waves(nil); len(w) != 0 {
+		t.Errorf("waves(nil) = %v, want none", w)
+	}
+}
+
+// TestPartialFailureKeepsPerOrderOrder makes JetStream refuse one event of a batch while it
+// would take the order's next one, the case where a single pipelined publish stores the next
+// event first. The relay's waves never send the next event, and the retry stores both in order.
+func TestPartialFailureKeepsPerOrderOrder(t *testing.T) {
+	ctx := context.Background()
+	js := testenv.Connect(t, testenv.JetStream(t))
+	stream, err := js.Stream(ctx, events.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := stream.CachedInfo().Config
+	full := open
+	full.MaxMsgsPerSubject, full.Discard, full.DiscardNewPerSubject = 1, jetstream.DiscardNew, true
+	if _, err := js.UpdateStream(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := messaging.NewEnvelopePublisher(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill order.placed's subject, so that the next order.placed is refused.
+	if err := pub.Publish(ctx, env(uuid.NewString(), events.NameOrderPlaced)); err != nil {
+		t.Fatal(err)
+	}
+
+	a, b := uuid.NewString(), uuid.NewString()
+	batch := []events.Envelope{env(a, events.NameOrderPlaced), env(b, events.NameOrderRejected), env(a, events.NameStockReserved)}
+	if err := publishInWaves(ctx, pub, batch); err == nil {
+		t.Fatal("publishing into a full subject succeeded; the test's premise is broken")
+	}
+	if got := storedIDs(t, js, a); len(got) != 0 {
+		t.Fatalf("after the failed batch, order %s has %v stored; its first event failed, so nothing may follow it", a, got)
+	}
+
+	if _, err := js.UpdateStream(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	if err := publishInWaves(ctx, pub, batch); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got, want := storedIDs(t, js, a), []string{batch[0].ID, batch[2].ID}; !slices.Equal(got, want) {
+		t.Errorf("order %s stored as %v, want %v", a, got, want)
+	}
+	if got, want := storedIDs(t, js, b), []string{batch[1].ID}; !slices.Equal(got, want) {
+		t.Errorf("order %s stored as %v (the retry must be deduplicated), want %v", b, got, want)
+	}
+}
+
+// storedIDs lists, in stream order, the message ids stored in the events stream for order.
+func storedIDs(t *testing.T, js jetstream.JetStream, order string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, events.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("get message %d: %v", seq, err)
+		}
+		if m.Header.Get(events.MetaOrderID) == order {
+			out = append(out, m.Header.Get(jetstream.MsgIDHeader))
+		}
+	}
+	return out
+}
