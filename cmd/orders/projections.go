@@ -23,7 +23,7 @@ func projectionsCommand(ctx context.Context, args []string, getenv func(string) 
 	}
 	defer pool.Close()
 	start := time.Now()
-	err = store.RebuildProjections(ctx, func(done, total int64) {
+	err = store.RebuildProjections(ctx, 0, func(done, total int64) {
 		fmt.Fprintf(stderr, "\rreplayed %d of %d events (%.0f%%)", done, total, 100*float64(done)/float64(max(total, 1)))
 	})
 	fmt.Fprintln(stderr)

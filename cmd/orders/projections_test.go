@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shopflow/orders/internal/testenv"
 )
 
 // waitProjected waits until the read side shows every order as the write side has it.
@@ -19,28 +21,6 @@ func waitProjected(t *testing.T, db *pgxpool.Pool, within time.Duration) {
 			Scan(&orders, &matching)
 		return err == nil && orders > 0 && orders == matching
 	})
-}
-
-// projectionRows dumps every projection table, row by row, in a fixed order.
-func projectionRows(t *testing.T, db *pgxpool.Pool) map[string][]string {
-	t.Helper()
-	out := map[string][]string{}
-	for table, order := range map[string]string{"proj_orders": "id", "proj_sales_daily": "day, sku, currency",
-		"proj_status_counts": "status", "proj_stock": "sku"} {
-		rows, err := db.Query(context.Background(), `SELECT t::text FROM `+table+` t ORDER BY `+order)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out[table] = append(out[table], s)
-		}
-		rows.Close()
-	}
-	return out
 }
 
 // checkProjectionsAgreeWithOrders: counts per status, units held and revenue, as the read side
@@ -67,26 +47,14 @@ func checkProjectionsAgreeWithOrders(t *testing.T, db *pgxpool.Pool) {
 // row for row, to the live ones it replaced.
 func rebuildAndCompare(t *testing.T, db *pgxpool.Pool, dbURL string) {
 	t.Helper()
-	live := projectionRows(t, db)
+	live := testenv.ProjectionRows(t, db)
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"projections", "rebuild"}, func(k string) string {
 		return map[string]string{"DATABASE_URL": dbURL}[k]
 	}, &out, &out); err != nil {
 		t.Fatalf("projections rebuild: %v\n%s", err, out.String())
 	}
-	rebuilt := projectionRows(t, db)
-	for table, rows := range live {
-		if len(rows) != len(rebuilt[table]) {
-			t.Errorf("%s: %d rows live, %d rebuilt", table, len(rows), len(rebuilt[table]))
-			continue
-		}
-		for i := range rows {
-			if rows[i] != rebuilt[table][i] {
-				t.Errorf("%s row %d:\n live    %s\n rebuilt %s", table, i, rows[i], rebuilt[table][i])
-				break
-			}
-		}
-	}
+	testenv.SameProjections(t, "live", live, "rebuilt", testenv.ProjectionRows(t, db))
 	if len(live["proj_orders"]) == 0 {
 		t.Error("no projected orders to compare")
 	}

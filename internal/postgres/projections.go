@@ -47,32 +47,46 @@ func (s *Store) ProjectOrder(ctx context.Context, orderID string, version int) (
 	}
 	var applied int
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		applied = 0
-		// One projector at a time per order, also before its first row exists.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, orderID); err != nil {
+		n, lastSeq, err := catchUp(ctx, tx, liveTables, orderID)
+		if err != nil || n == 0 {
+			applied = 0
 			return err
 		}
-		var version int
-		err := tx.QueryRow(ctx, `SELECT version FROM proj_orders WHERE id = $1`, orderID).Scan(&version)
-		if err != nil && err != pgx.ErrNoRows {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT seq, name, order_id::text, version, occurred_at, payload FROM event_log
-			WHERE order_id = $1 AND version > $2 ORDER BY version`, orderID, version)
-		if err != nil {
-			return err
-		}
-		evs, err := collectEvents(rows)
-		if err != nil {
-			return err
-		}
-		applied, err = applyEvents(ctx, tx, liveTables, evs, version)
+		applied = n
+		_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
+			ON CONFLICT (projection) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
+			liveTables.checkpoint, lastSeq)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("project order %s: %w", orderID, err)
 	}
 	return applied, nil
+}
+
+// catchUp applies to t the order's events after the version t reached, in version order, up
+// to the first one not committed yet. It returns how many it applied and the highest event
+// store seq among them. It holds a lock per order and table set: one projector at a time per
+// order, also before the order's first row exists.
+func catchUp(ctx context.Context, tx pgx.Tx, t projTables, orderID string) (int, int64, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, t.checkpoint+"/"+orderID); err != nil {
+		return 0, 0, err
+	}
+	var version int
+	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT version FROM %s WHERE id = $1`, t.orders), orderID).Scan(&version)
+	if err != nil && err != pgx.ErrNoRows {
+		return 0, 0, err
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, name, order_id::text, version, occurred_at, payload FROM event_log
+		WHERE order_id = $1 AND version > $2 ORDER BY version`, orderID, version)
+	if err != nil {
+		return 0, 0, err
+	}
+	evs, err := collectEvents(rows)
+	if err != nil {
+		return 0, 0, err
+	}
+	return applyEvents(ctx, tx, t, evs, version)
 }
 
 func collectEvents(rows pgx.Rows) ([]logEvent, error) {
@@ -82,9 +96,10 @@ func collectEvents(rows pgx.Rows) ([]logEvent, error) {
 	})
 }
 
-// applyEvents applies evs (one order's, in version order, after version from) and advances the
-// projection's checkpoint. It stops at a gap: the missing event is not committed yet.
-func applyEvents(ctx context.Context, tx pgx.Tx, t projTables, evs []logEvent, from int) (int, error) {
+// applyEvents applies evs (one order's, in version order, after version from). It stops at a
+// gap: the missing event is not committed yet. It returns how many it applied and the highest
+// event store seq among them.
+func applyEvents(ctx context.Context, tx pgx.Tx, t projTables, evs []logEvent, from int) (int, int64, error) {
 	var maxSeq int64
 	n := 0
 	for _, e := range evs {
@@ -92,18 +107,12 @@ func applyEvents(ctx context.Context, tx pgx.Tx, t projTables, evs []logEvent, f
 			break
 		}
 		if err := applyEvent(ctx, tx, t, e); err != nil {
-			return n, fmt.Errorf("apply %s v%d of %s: %w", e.name, e.version, e.orderID, err)
+			return n, maxSeq, fmt.Errorf("apply %s v%d of %s: %w", e.name, e.version, e.orderID, err)
 		}
 		n++
 		maxSeq = max(maxSeq, e.seq)
 	}
-	if n == 0 {
-		return 0, nil
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
-		ON CONFLICT (projection) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
-		t.checkpoint, maxSeq)
-	return n, err
+	return n, maxSeq, nil
 }
 
 // statusOf is the status each event name leads to.

@@ -7,15 +7,25 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// rebuildBatch is how many events one rebuild transaction replays.
-const rebuildBatch = 2000
+// DefaultRebuildBatch is how many event store rows one rebuild transaction scans.
+const DefaultRebuildBatch = 2000
 
 // RebuildProjections rebuilds every projection from the event store, aside from the live
 // tables, then swaps them in. It is safe while the service runs: the live projector keeps
-// serving until the swap, which holds the live tables for the moment it takes to replay the
-// last events and rename. It resumes from its checkpoint after an interruption. progress is
-// called after each batch with the events replayed and the total.
-func (s *Store) RebuildProjections(ctx context.Context, progress func(done, total int64)) error {
+// serving until the swap, which holds the live tables for the moment it takes to catch up
+// and rename. It resumes from its checkpoint after an interruption. batch is how many event
+// store rows a transaction scans (DefaultRebuildBatch when ≤ 0); progress is called after
+// each with the position reached and the highest position there was at the start.
+//
+// The scan walks the event store by seq, but an event is applied the way the live projector
+// applies it: each order the scan meets is caught up from the version its rebuilt row reached,
+// in version order, up to its first uncommitted event. A seq is taken when the row is
+// inserted, so a transaction that commits late leaves a lower seq behind the scan; such an
+// event is applied when the scan meets a later event of its order, or at the swap (below).
+func (s *Store) RebuildProjections(ctx context.Context, batch int, progress func(done, total int64)) error {
+	if batch <= 0 {
+		batch = DefaultRebuildBatch
+	}
 	pos, err := s.prepareRebuild(ctx)
 	if err != nil {
 		return err
@@ -25,13 +35,13 @@ func (s *Store) RebuildProjections(ctx context.Context, progress func(done, tota
 		return unavailable(err)
 	}
 	for {
-		n, next, err := s.replayBatch(ctx, pos)
+		n, next, err := s.replayBatch(ctx, pos, batch)
 		if err != nil {
 			return err
 		}
 		pos = next
 		progress(pos, max(total, pos))
-		if n < rebuildBatch {
+		if n < batch {
 			break
 		}
 	}
@@ -62,27 +72,19 @@ func (s *Store) prepareRebuild(ctx context.Context) (int64, error) {
 	return 0, err
 }
 
-// replayBatch applies the next events after pos to the rebuild tables, in event-store order
-// (an order's later events always have higher seqs: they commit after the earlier ones).
-func (s *Store) replayBatch(ctx context.Context, pos int64) (int, int64, error) {
+// replayBatch scans up to batch event store rows after pos and catches up the rebuilt
+// projection of every order among them, then records the position it scanned to.
+func (s *Store) replayBatch(ctx context.Context, pos int64, batch int) (int, int64, error) {
 	var n int
 	next := pos
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT seq, name, order_id::text, version, occurred_at, payload FROM event_log
-			WHERE seq > $1 ORDER BY seq LIMIT $2`, pos, rebuildBatch)
+		orders, last, scanned, err := ordersAfter(ctx, tx, pos, batch)
 		if err != nil {
 			return err
 		}
-		evs, err := collectEvents(rows)
-		if err != nil {
+		n, next = scanned, max(pos, last)
+		if err := catchUpAll(ctx, tx, rebuildTables, orders); err != nil {
 			return err
-		}
-		n = len(evs)
-		for _, e := range evs {
-			if err := applyEvent(ctx, tx, rebuildTables, e); err != nil {
-				return fmt.Errorf("replay seq %d: %w", e.seq, err)
-			}
-			next = e.seq
 		}
 		_, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET position = $1, updated_at = now() WHERE projection = 'rebuild'`, next)
 		return err
@@ -93,8 +95,53 @@ func (s *Store) replayBatch(ctx context.Context, pos int64) (int, int64, error) 
 	return n, next, nil
 }
 
-// swapRebuild locks the live tables (the live projector waits), replays what arrived since the
-// last batch, and renames the rebuilt tables into place, all in one transaction.
+// ordersAfter returns the distinct orders of up to limit event store rows after pos (limit
+// ≤ 0: all of them), in the order the scan first met them, with the last seq scanned and the
+// number of rows.
+func ordersAfter(ctx context.Context, tx pgx.Tx, pos int64, limit int) ([]string, int64, int, error) {
+	query := `SELECT seq, order_id::text FROM event_log WHERE seq > $1 ORDER BY seq`
+	args := []any{pos}
+	if limit > 0 {
+		query += ` LIMIT $2`
+		args = append(args, limit)
+	}
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, pos, 0, err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var orders []string
+	last, n := pos, 0
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&last, &id); err != nil {
+			return nil, pos, 0, err
+		}
+		n++
+		if !seen[id] {
+			seen[id] = true
+			orders = append(orders, id)
+		}
+	}
+	return orders, last, n, rows.Err()
+}
+
+func catchUpAll(ctx context.Context, tx pgx.Tx, t projTables, orders []string) error {
+	for _, id := range orders {
+		if _, _, err := catchUp(ctx, tx, t, id); err != nil {
+			return fmt.Errorf("catch up order %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// swapRebuild locks the live tables (the live projector waits), catches the rebuilt tables up,
+// and renames them into place, all in one transaction. Catching up covers the events after
+// the scan's position, and the orders the live projection shows further on than the rebuilt
+// one: an event committed late, behind the scan, that the live projector has already applied
+// (and whose message will therefore not come again). Events that neither saw reach the live
+// projector as messages after the swap, and it catches their orders up.
 func (s *Store) swapRebuild(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE proj_orders, proj_sales_daily, proj_status_counts, proj_stock IN ACCESS EXCLUSIVE MODE`); err != nil {
@@ -104,19 +151,16 @@ func (s *Store) swapRebuild(ctx context.Context) error {
 		if err := tx.QueryRow(ctx, `SELECT position FROM projection_checkpoints WHERE projection = 'rebuild'`).Scan(&pos); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT seq, name, order_id::text, version, occurred_at, payload FROM event_log WHERE seq > $1 ORDER BY seq`, pos)
+		orders, last, _, err := ordersAfter(ctx, tx, pos, 0)
 		if err != nil {
 			return err
 		}
-		evs, err := collectEvents(rows)
+		behind, err := ordersBehindLive(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for _, e := range evs {
-			if err := applyEvent(ctx, tx, rebuildTables, e); err != nil {
-				return fmt.Errorf("replay seq %d: %w", e.seq, err)
-			}
-			pos = e.seq
+		if err := catchUpAll(ctx, tx, rebuildTables, append(orders, behind...)); err != nil {
+			return err
 		}
 		for _, pair := range [][2]string{{rebuildTables.orders, liveTables.orders}, {rebuildTables.sales, liveTables.sales},
 			{rebuildTables.counts, liveTables.counts}, {rebuildTables.stock, liveTables.stock}} {
@@ -124,13 +168,27 @@ func (s *Store) swapRebuild(ctx context.Context) error {
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM projection_checkpoints WHERE projection = 'rebuild';
-			INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ('live', `+fmt.Sprint(pos)+`, now())
-			ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`)
+		if _, err := tx.Exec(ctx, `DELETE FROM projection_checkpoints WHERE projection = 'rebuild'`); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ('live', $1, now())
+			ON CONFLICT (projection) DO UPDATE SET position = GREATEST(projection_checkpoints.position, EXCLUDED.position), updated_at = now()`,
+			max(pos, last))
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("swap rebuilt projections: %w", unavailable(err))
 	}
 	return nil
+}
+
+// ordersBehindLive lists the orders whose live projection reached a later version than the
+// rebuilt one (or that the rebuild has not met at all).
+func ordersBehindLive(ctx context.Context, tx pgx.Tx) ([]string, error) {
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT l.id::text FROM %s l LEFT JOIN %s r USING (id)
+		WHERE r.id IS NULL OR l.version > r.version ORDER BY l.id`, liveTables.orders, rebuildTables.orders))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -120,3 +120,40 @@ func randomHex(t testing.TB, n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// ProjectionRows dumps every projection table, row by row, in a fixed order.
+func ProjectionRows(t testing.TB, db *pgxpool.Pool) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for table, order := range map[string]string{"proj_orders": "id", "proj_sales_daily": "day, sku, currency",
+		"proj_status_counts": "status", "proj_stock": "sku"} {
+		rows, err := db.Query(context.Background(), `SELECT t::text FROM `+table+` t ORDER BY `+order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[table] = texts
+	}
+	return out
+}
+
+// SameProjections fails the test where two dumps of ProjectionRows differ, naming the first
+// row that differs in each table.
+func SameProjections(t testing.TB, wantName string, want map[string][]string, gotName string, got map[string][]string) {
+	t.Helper()
+	for table, rows := range want {
+		if len(rows) != len(got[table]) {
+			t.Errorf("%s: %d rows %s, %d %s", table, len(rows), wantName, len(got[table]), gotName)
+			continue
+		}
+		for i := range rows {
+			if rows[i] != got[table][i] {
+				t.Errorf("%s row %d:\n %-8s %s\n %-8s %s", table, i, wantName, rows[i], gotName, got[table][i])
+				break
+			}
+		}
+	}
+}
