@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,22 +22,22 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err != nil || mt != "application/json" {
 		return &statusError{status: http.StatusUnsupportedMediaType, field: "Content-Type", detail: "must be application/json"}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return decodeError(err, nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+		return decodeError(err, body)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return decodeError(err)
-		}
 		return &statusError{status: http.StatusBadRequest, field: "body", detail: "must hold a single JSON object"}
 	}
 	return nil
 }
 
-func decodeError(err error) error {
+func decodeError(err error, body []byte) error {
 	var tooBig *http.MaxBytesError
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -45,10 +47,9 @@ func decodeError(err error) error {
 	case errors.As(err, &syntax):
 		return &statusError{status: http.StatusBadRequest, field: "body", detail: fmt.Sprintf("is not valid JSON (at byte %d)", syntax.Offset)}
 	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "body"
-		}
+		// typ.Field leaves out array indexes ("lines.quantity"); the path at its offset has
+		// them, like the validation errors ("lines[0].quantity").
+		field := cmp.Or(fieldAt(body, typ.Offset), typ.Field, "body")
 		return &statusError{status: http.StatusBadRequest, field: field, detail: "must be a JSON " + jsonKind(typ.Type.Kind().String())}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &statusError{status: http.StatusBadRequest, field: "body", detail: "is empty or cut short"}
@@ -71,5 +72,72 @@ func jsonKind(goKind string) string {
 		return "object"
 	default:
 		return goKind
+	}
+}
+
+// fieldAt names the JSON value in data that an *json.UnmarshalTypeError's offset points at,
+// as a path such as "lines[1].quantity": encoding/json reports the offset just after a
+// scalar and just after the opening delimiter of an object or array. It returns "" for the
+// top-level value, or when data does not parse up to offset.
+func fieldAt(data []byte, offset int64) string {
+	type frame struct {
+		array  bool
+		index  int    // arrays: the element being read
+		key    string // objects: the member being read
+		keyDue bool   // objects: the next token is a key
+	}
+	var stack []*frame
+	path := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			if f.array {
+				fmt.Fprintf(&b, "[%d]", f.index)
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(f.key)
+		}
+		return b.String()
+	}
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if top := stack[len(stack)-1]; top.array {
+			top.index++
+		} else {
+			top.keyDue = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		before := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		after := dec.InputOffset()
+		delim, isDelim := tok.(json.Delim)
+		switch {
+		case isDelim && (delim == '}' || delim == ']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		case len(stack) > 0 && stack[len(stack)-1].keyDue:
+			top := stack[len(stack)-1]
+			top.key, _ = tok.(string)
+			top.keyDue = false
+		case isDelim: // an object or array opens as a value
+			if offset == after {
+				return path()
+			}
+			stack = append(stack, &frame{array: delim == '[', keyDue: delim == '{'})
+		default: // a scalar value
+			if offset > before && offset <= after {
+				return path()
+			}
+			valueDone()
+		}
 	}
 }

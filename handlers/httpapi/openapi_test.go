@@ -302,7 +302,7 @@ func TestOpenAPIOrders(t *testing.T) {
 			{"empty body", ``, jsonCT, "k", 400, "body"},
 			{"two JSON objects", validOrder + validOrder, jsonCT, "k", 400, "body"},
 			{"unknown field", orderBody(t, func(m map[string]any) { m["coupon"] = "FREE" }), jsonCT, "k", 400, "coupon"},
-			{"wrong type", orderBody(t, func(m map[string]any) { line(m, 0)["quantity"] = "2" }), jsonCT, "k", 400, "lines.quantity"},
+			{"wrong type", orderBody(t, func(m map[string]any) { line(m, 0)["quantity"] = "2" }), jsonCT, "k", 400, "lines[0].quantity"},
 			{"missing Idempotency-Key", validOrder, jsonCT, "", 400, "Idempotency-Key"},
 			{"Idempotency-Key with a space", validOrder, jsonCT, "my key", 400, "Idempotency-Key"},
 			{"wrong content type", validOrder, "text/plain", "k", 415, "Content-Type"},

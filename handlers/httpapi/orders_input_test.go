@@ -31,9 +31,10 @@ func TestPostOrderBadInput(t *testing.T) {
 		{"empty body", ``, json, "k", 400, "body"},
 		{"not an object", `[1,2]`, json, "k", 400, "body"},
 		{"unknown field", orderBody(t, func(m map[string]any) { m["coupon"] = "FREE" }), json, "k", 400, "coupon"},
-		// encoding/json names the path without the index ("lines.quantity"), unlike the
-		// validation errors ("lines[0].quantity").
-		{"wrong type", orderBody(t, func(m map[string]any) { line(m, 0)["quantity"] = "2" }), json, "k", 400, "lines.quantity"},
+		{"wrong type", orderBody(t, func(m map[string]any) { line(m, 0)["quantity"] = "2" }), json, "k", 400, "lines[0].quantity"},
+		{"wrong type in the second line", orderBody(t, func(m map[string]any) { line(m, 1)["sku"] = map[string]any{"a": 1} }), json, "k", 400, "lines[1].sku"},
+		{"wrong type of a line", orderBody(t, func(m map[string]any) { m["lines"] = []any{line(m, 0), 7} }), json, "k", 400, "lines[1]"},
+		{"wrong type in an object", orderBody(t, func(m map[string]any) { m["payment"] = map[string]any{"token": 7} }), json, "k", 400, "payment.token"},
 		{"wrong type at the top", orderBody(t, func(m map[string]any) { m["lines"] = "SKU-1" }), json, "k", 400, "lines"},
 		{"missing customer_id", orderBody(t, func(m map[string]any) { delete(m, "customer_id") }), json, "k", 422, "customer_id"},
 		{"oversized customer_id", orderBody(t, func(m map[string]any) { m["customer_id"] = strings.Repeat("c", 65) }), json, "k", 422, "customer_id"},
