@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors a Gateway returns (wrapped, with detail), compared with errors.Is.
@@ -84,6 +85,34 @@ const (
 	OpVoid      Operation = "void"
 	OpRefund    Operation = "refund"
 )
+
+// Why an order was cancelled after the gateway declined it: the reason's prefix in the order's
+// history (the gateway's own reason follows), which the decline metrics read.
+const (
+	ReasonAuthorizeDeclined = "payment_declined"
+	ReasonCaptureDeclined   = "capture_failed"
+)
+
+// DeclineReason is the cancellation reason of a decline by the gateway at op.
+func DeclineReason(op Operation, gatewayReason string) string {
+	prefix := ReasonAuthorizeDeclined
+	if op == OpCapture {
+		prefix = ReasonCaptureDeclined
+	}
+	return prefix + ": " + gatewayReason
+}
+
+// DeclinedAt tells which operation's decline a cancellation reason records, if any.
+func DeclinedAt(reason string) (Operation, bool) {
+	prefix, _, _ := strings.Cut(reason, ":")
+	switch prefix {
+	case ReasonAuthorizeDeclined:
+		return OpAuthorize, true
+	case ReasonCaptureDeclined:
+		return OpCapture, true
+	}
+	return "", false
+}
 
 // IdempotencyKey derives the key of an operation on an order. One order makes each operation
 // once, so the key needs no attempt number: a retry or a redelivery reuses it, and the

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/domain/payment"
 )
 
 // Stats holds the business metrics.
@@ -84,11 +85,14 @@ func (s *Stats) record(c order.Change, acceptedAt time.Time, currency string, to
 		s.revenue.WithLabelValues(currency).Add(float64(total))
 	case order.StatusRefunded:
 		s.refunded.WithLabelValues(currency).Add(float64(total))
+	case order.StatusCancelled:
+		// Counted from the committed change, not when the gateway answered: a step whose
+		// transaction is retried would count its decline again.
+		if op, ok := payment.DeclinedAt(c.Reason); ok {
+			s.declines.WithLabelValues(string(op)).Inc()
+		}
 	}
 }
-
-// Decline counts a payment the gateway declined at stage.
-func (s *Stats) Decline(stage string) { s.declines.WithLabelValues(stage).Inc() }
 
 // Duplicate counts a redelivered message acknowledged without effect.
 func (s *Stats) Duplicate(consumer string) { s.duplicates.WithLabelValues(consumer).Inc() }

@@ -119,8 +119,7 @@ func (h *Handler) authorize(ctx context.Context, o *order.Order) error {
 	}
 	var decline *payment.DeclineError
 	if errors.As(err, &decline) {
-		h.stats.Decline("authorize")
-		return o.Cancel("payment_declined: "+decline.Reason, h.now())
+		return o.Cancel(payment.DeclineReason(payment.OpAuthorize, decline.Reason), h.now())
 	}
 	if err != nil {
 		return fmt.Errorf("authorize %s: %w", o.ID(), err)
@@ -133,11 +132,10 @@ func (h *Handler) capture(ctx context.Context, o *order.Order) error {
 	err := h.gw.Capture(ctx, payment.IdempotencyKey(o.ID(), payment.OpCapture), auth)
 	var decline *payment.DeclineError
 	if errors.As(err, &decline) {
-		h.stats.Decline("capture")
 		if err := h.void(ctx, o.ID(), auth); err != nil {
 			return fmt.Errorf("after a declined capture: %w", err)
 		}
-		return o.Cancel("capture_failed: "+decline.Reason, h.now())
+		return o.Cancel(payment.DeclineReason(payment.OpCapture, decline.Reason), h.now())
 	}
 	if err != nil {
 		return fmt.Errorf("capture %s: %w", o.ID(), err)

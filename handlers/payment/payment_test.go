@@ -29,6 +29,7 @@ type world struct {
 	store *postgres.Store
 	gw    *simulated.Gateway
 	h     *payment.Handler
+	reg   *prometheus.Registry // the handler's metrics
 	final bool // what the handler is told about the delivery being the last
 }
 
@@ -58,7 +59,8 @@ func newGateway(t *testing.T, pool *pgxpool.Pool, cfg simulated.Config) *simulat
 
 func newHandler(t *testing.T, w *world, gw domainpayment.Gateway) *payment.Handler {
 	t.Helper()
-	stats, err := orderstats.New(prometheus.NewRegistry())
+	w.reg = prometheus.NewRegistry()
+	stats, err := orderstats.New(w.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +167,10 @@ func TestPaymentPaths(t *testing.T) {
 	must(t, w.h.StockReserved(w.event(t, declined, events.NameStockReserved)))
 	if st, reason, onHand, reserved, _ := w.state(t, declined); st != "cancelled" || reason != "payment_declined: card_declined" || onHand != 7 || reserved != 0 {
 		t.Errorf("declined: %s %q on_hand %d reserved %d; want cancelled with the reason, its stock released", st, reason, onHand, reserved)
+	}
+	must(t, w.h.StockReserved(w.event(t, declined, events.NameStockReserved))) // redelivered
+	if n := w.declines(t, "authorize"); n != 1 {
+		t.Errorf("orders_payment_declines_total{stage=authorize} = %v after one decline and its redelivery, want 1", n)
 	}
 
 	w.place(t, flaky, "tok_chargeDeclinedProcessingError")
@@ -323,4 +329,26 @@ func TestSweepThatKeepsFailing(t *testing.T) {
 	if st, reason, _, _, _ := w.state(t, id); st != "needs_attention" || reason != "sweep_failed" {
 		t.Errorf("after 5 failed sweeps: %s %q, want needs_attention sweep_failed", st, reason)
 	}
+}
+
+// declines reads orders_payment_declines_total for stage from the handler's registry.
+func (w *world) declines(t *testing.T, stage string) float64 {
+	t.Helper()
+	families, err := w.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "orders_payment_declines_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stage" && l.GetValue() == stage {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
