@@ -30,7 +30,7 @@ type world struct {
 	gw    *simulated.Gateway
 	h     *payment.Handler
 	reg   *prometheus.Registry // the handler's metrics
-	final bool // what the handler is told about the delivery being the last
+	final bool                 // what the handler is told about the delivery being the last
 }
 
 func newWorld(t *testing.T, gwCfg simulated.Config) *world {
