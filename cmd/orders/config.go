@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shopflow/orders/domain/access"
+	"github.com/shopflow/orders/internal/messaging"
 )
 
 // Config is everything a process needs, from flags over environment over defaults.
@@ -32,6 +33,7 @@ type Config struct {
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+	InboxRetention  time.Duration // longer than any stream keeps a message
 	Concurrency     int
 
 	// MigrateDatabaseURL, when set, is the role that creates the database and applies
@@ -119,6 +121,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "auto"), "json, text, or auto: text on a terminal, json otherwise (LOG_FORMAT)")
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to finish in-flight work on SIGTERM")
+	fs.DurationVar(&c.InboxRetention, "inbox-retention", durationEnv(getenv, "INBOX_RETENTION", 31*24*time.Hour, &errs), "how long a consumer remembers a message it applied; longer than the streams keep messages (INBOX_RETENTION)")
 	fs.IntVar(&c.Concurrency, "concurrency", 8, "messages each consumer handles at once")
 	// Every message in flight may hold a connection while its step waits on the payment gateway:
 	// 4 consumers × -concurrency, plus the API, relay, sweeper and metrics.
@@ -208,6 +211,9 @@ func (c Config) validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" && c.LogFormat != "auto" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q: want json, text or auto", c.LogFormat))
+	}
+	if longest := max(messaging.DefaultCommandsMaxAge, messaging.DefaultEventsMaxAge); c.InboxRetention <= longest {
+		errs = append(errs, fmt.Errorf("INBOX_RETENTION %s: must exceed %s, the longest a stream keeps a message (a redelivery after the inbox forgot it would apply again)", c.InboxRetention, longest))
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		errs = append(errs, fmt.Errorf("concurrency %d: want 1 to 1024", c.Concurrency))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	domainpayment "github.com/shopflow/orders/domain/payment"
 	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/handlers/housekeeping"
 	"github.com/shopflow/orders/handlers/inventory"
 	"github.com/shopflow/orders/handlers/orderstats"
 	"github.com/shopflow/orders/handlers/payment"
@@ -28,16 +30,16 @@ import (
 // than an outage) is dead-lettered, and a cancel whose compensation keeps failing parks its order.
 const giveUpAfter = 10
 
-// workers are the message-driven pieces: the watermill router, the sweeper and the relay.
+// workers are the message-driven pieces: the watermill router, and the loops that run beside
+// it (the sweeper, the housekeeper, the relay).
 type workers struct {
 	router      *message.Router
-	sweeper     *payment.Sweeper
 	relay       *relay.Relay
+	loops       []func(context.Context) error
 	subscribers []*messaging.Subscriber
 	closing     atomic.Bool
-	stopLoops   context.CancelFunc // the sweeper's and the relay's
-	sweeperDone chan struct{}
-	relayDone   chan struct{}
+	stopLoops   context.CancelFunc
+	loopsDone   sync.WaitGroup
 }
 
 // deps are what the workers are built from.
@@ -92,6 +94,7 @@ func newWorkers(d deps) (*workers, error) {
 		if w.relay, err = relay.New(d.store, listen, pub, relay.Config{}, d.log, d.reg); err != nil {
 			return nil, err
 		}
+		w.loops = append(w.loops, w.relay.Run)
 	}
 	return w, nil
 }
@@ -129,12 +132,17 @@ func (w *workers) addPayment(d deps, stats *orderstats.Stats) error {
 		return err
 	}
 	if d.cfg.has("sweeper") {
-		w.sweeper, err = payment.NewSweeper(h, d.store, payment.SweepConfig{
+		sweeper, err := payment.NewSweeper(h, d.store, payment.SweepConfig{
 			ReservationTTL: d.cfg.Payment.ReservationTTL, StuckAfter: d.cfg.Payment.StuckAfter, Interval: d.cfg.Payment.SweepInterval,
 		})
 		if err != nil {
 			return err
 		}
+		keeper, err := housekeeping.New(d.store, housekeeping.Config{InboxRetention: d.cfg.InboxRetention}, time.Now, d.log, d.reg)
+		if err != nil {
+			return err
+		}
+		w.loops = append(w.loops, sweeper.Run, keeper.Run)
 	}
 	if !d.cfg.has("payment") {
 		return nil
@@ -207,39 +215,20 @@ func (w *workers) start(ctx context.Context, g *errgroup.Group) {
 			return err
 		})
 	}
-	// The sweeper and the relay outlive the router so that what handlers committed still leaves.
+	// The loops outlive the router so that what handlers committed still leaves.
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.stopLoops = cancel
-	w.sweeperDone, w.relayDone = make(chan struct{}), make(chan struct{})
-	run := func(done chan struct{}, loop func(context.Context) error) {
+	for _, loop := range w.loops {
+		w.loopsDone.Add(1)
 		g.Go(func() error {
-			defer close(done)
-			if loop == nil {
-				return nil
-			}
+			defer w.loopsDone.Done()
 			return loop(lctx)
 		})
 	}
-	run(w.sweeperDone, w.sweeperLoop())
-	run(w.relayDone, w.relayLoop())
-}
-
-func (w *workers) sweeperLoop() func(context.Context) error {
-	if w.sweeper == nil {
-		return nil
-	}
-	return w.sweeper.Run
-}
-
-func (w *workers) relayLoop() func(context.Context) error {
-	if w.relay == nil {
-		return nil
-	}
-	return w.relay.Run
 }
 
 // stop closes the router (it waits for handlers in flight), then gives the relay a moment to
-// publish what they committed, then stops the sweeper and the relay.
+// publish what they committed, then stops the loops.
 func (w *workers) stop(ctx context.Context) error {
 	w.closing.Store(true)
 	var errs []error
@@ -257,8 +246,7 @@ func (w *workers) stop(ctx context.Context) error {
 	}
 	if w.stopLoops != nil {
 		w.stopLoops()
-		<-w.sweeperDone
-		<-w.relayDone
+		w.loopsDone.Wait()
 	}
 	return errors.Join(errs...)
 }

@@ -27,6 +27,13 @@ type TopologyConfig struct {
 	CommandsMaxAge, EventsMaxAge time.Duration
 }
 
+// How long the streams keep a message by default. A consumer's inbox must remember a message
+// at least as long, or a redelivery could apply it again.
+const (
+	DefaultCommandsMaxAge = 7 * 24 * time.Hour
+	DefaultEventsMaxAge   = 30 * 24 * time.Hour
+)
+
 func (c TopologyConfig) withDefaults() TopologyConfig {
 	if c.Replicas == 0 {
 		c.Replicas = 1
@@ -38,10 +45,10 @@ func (c TopologyConfig) withDefaults() TopologyConfig {
 		c.IdempotencyTTL = 24 * time.Hour
 	}
 	if c.CommandsMaxAge == 0 {
-		c.CommandsMaxAge = 7 * 24 * time.Hour
+		c.CommandsMaxAge = DefaultCommandsMaxAge
 	}
 	if c.EventsMaxAge == 0 {
-		c.EventsMaxAge = 30 * 24 * time.Hour
+		c.EventsMaxAge = DefaultEventsMaxAge
 	}
 	return c
 }

@@ -1,0 +1,71 @@
+package housekeeping_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopflow/orders/handlers/housekeeping"
+	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/internal/testenv"
+)
+
+// TestPruneInboxKeepsWhatAStreamCouldRedeliver fills the inbox with rows of several ages and
+// prunes it in small batches: exactly the rows past the retention go.
+func TestPruneInboxKeepsWhatAStreamCouldRedeliver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	store, err := postgres.NewStore(pool, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ages := map[time.Duration]int{ // age → rows
+		time.Hour: 5, 30 * 24 * time.Hour: 7, 31*24*time.Hour - time.Minute: 3,
+		31*24*time.Hour + time.Minute: 11, 90 * 24 * time.Hour: 4,
+	}
+	i := 0
+	for age, n := range ages {
+		for range n {
+			i++
+			if _, err := pool.Exec(ctx, `INSERT INTO inbox (consumer, message_id, processed_at) VALUES ('c', $1, $2)`,
+				fmt.Sprint("m-", i), now.Add(-age)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	reg := prometheus.NewRegistry()
+	h, err := housekeeping.New(store, housekeeping.Config{Batch: 4}, func() time.Time { return now }, slog.New(slog.DiscardHandler), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := h.PruneInbox(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left, old int
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE processed_at < $1) FROM inbox`,
+		now.Add(-31*24*time.Hour)).Scan(&left, &old); err != nil {
+		t.Fatal(err)
+	}
+	if pruned != 15 || left != 15 || old != 0 {
+		t.Errorf("pruned %d, %d rows left of which %d past the retention; want 15 pruned (in batches of 4), 15 left, 0 old", pruned, left, old)
+	}
+	if got := prunedTotal(t, reg); got != 15 {
+		t.Errorf("orders_inbox_pruned_total = %v, want 15", got)
+	}
+}
+
+func prunedTotal(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil || len(families) != 1 || families[0].GetName() != "orders_inbox_pruned_total" {
+		t.Fatalf("gather: %v, %v", families, err)
+	}
+	return families[0].GetMetric()[0].GetCounter().GetValue()
+}
