@@ -2,11 +2,10 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shopflow/orders/domain/inventory"
 	"github.com/shopflow/orders/domain/order"
@@ -16,21 +15,27 @@ import (
 // PlaceOrder applies a PlaceOrder command in one transaction: it records messageID in the
 // consumer's inbox, creates the order, reserves every line (SKUs in sorted order, one
 // conditional update each) or rejects the order, and appends the resulting events to the
-// outbox. It returns the order's last change (status, reason, time), or duplicate=true when
+// outbox. A reserved order costs four round trips: begin, claim and reserve, insert, commit. It returns the order's last change (status, reason, time), or duplicate=true when
 // the message was applied before (nothing changes then).
 func (s *Store) PlaceOrder(ctx context.Context, consumer, messageID string, p order.PlaceParams, correlationID string) (last order.Change, duplicate bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		duplicate = false // the closure runs again after a deadlock or serialization failure
-		fresh, err := claimInbox(ctx, tx, consumer, messageID)
-		if err != nil || !fresh {
-			duplicate = true
-			return err
-		}
 		o, err := order.Place(p)
 		if err != nil {
 			return err
 		}
-		if err := reserveOrReject(ctx, tx, o, s.now()); err != nil {
+		plan := order.ReservationPlan(o.Lines())
+		fresh, short, err := claimAndReserve(ctx, tx, consumer, messageID, plan)
+		if err != nil || !fresh {
+			duplicate = err == nil
+			return err
+		}
+		if short != nil {
+			err = o.Reject(short.Text(), s.now())
+		} else {
+			err = o.Reserve(plan, s.now())
+		}
+		if err != nil {
 			return err
 		}
 		last = lastChange(o)
@@ -42,74 +47,61 @@ func (s *Store) PlaceOrder(ctx context.Context, consumer, messageID string, p or
 	return last, duplicate, nil
 }
 
-func claimInbox(ctx context.Context, tx pgx.Tx, consumer, messageID string) (bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, consumer, messageID)
-	if err != nil {
-		return false, fmt.Errorf("inbox: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
+// queueClaimInbox queues the insert that records messageID in the consumer's inbox; *fresh
+// says, once the batch has run, whether the message is new (false: it was applied before).
+func queueClaimInbox(b *pgx.Batch, consumer, messageID string, fresh *bool) {
+	b.Queue(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, consumer, messageID).
+		Exec(func(tag pgconn.CommandTag) error {
+			*fresh = tag.RowsAffected() == 1
+			return nil
+		})
 }
 
-// reserveOrReject holds stock for every line inside a savepoint, one conditional update per
-// SKU in sorted order (so concurrent orders lock rows in the same order and cannot deadlock).
-// The first short or unknown SKU rolls the savepoint back and rejects the order.
-func reserveOrReject(ctx context.Context, tx pgx.Tx, o *order.Order, now time.Time) error {
-	plan := order.ReservationPlan(o.Lines())
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("savepoint: %w", err)
-	}
-	short, err := reserve(ctx, sp, plan)
-	if err != nil {
-		return errors.Join(err, sp.Rollback(ctx))
-	}
-	if short != nil {
-		if err := sp.Rollback(ctx); err != nil {
-			return fmt.Errorf("roll back reservation: %w", err)
-		}
-		return o.Reject(short.Text(), now)
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return fmt.Errorf("release savepoint: %w", err)
-	}
-	return o.Reserve(plan, now)
-}
+// reservationSavepoint scopes an order's reservation inside the intake transaction.
+const reservationSavepoint = "reservation"
 
-// reserve sends every conditional update in one round trip and reports the first SKU that
-// could not be held, or nil when all were.
-func reserve(ctx context.Context, tx pgx.Tx, plan []order.Item) (*inventory.Shortage, error) {
-	batch := &pgx.Batch{}
-	for _, it := range plan {
-		batch.Queue(`UPDATE stock SET reserved = reserved + $2, updated_at = now()
-			WHERE sku = $1 AND on_hand - reserved >= $2`, it.SKU, it.Quantity)
-	}
-	results := tx.SendBatch(ctx, batch)
+// claimAndReserve claims the message in the inbox and holds stock for every line of plan, in
+// one round trip: one conditional update per SKU, in plan's sorted order (so concurrent
+// orders lock rows in the same order and cannot deadlock), inside a savepoint. When the
+// message was applied before, or a SKU cannot be held, the savepoint is rolled back: fresh is
+// false then, or short names the first SKU that could not be held. Otherwise the savepoint
+// stays open for insertOrder to release.
+func claimAndReserve(ctx context.Context, tx pgx.Tx, consumer, messageID string, plan []order.Item) (fresh bool, short *inventory.Shortage, err error) {
+	b := &pgx.Batch{}
+	queueClaimInbox(b, consumer, messageID, &fresh)
+	b.Queue(`SAVEPOINT ` + reservationSavepoint)
 	failed := -1
-	for i := range plan {
-		tag, err := results.Exec()
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("reserve %s: %w", plan[i].SKU, err), results.Close())
-		}
-		if tag.RowsAffected() == 0 && failed < 0 {
-			failed = i
-		}
+	for i, it := range plan {
+		b.Queue(`UPDATE stock SET reserved = reserved + $2, updated_at = now()
+			WHERE sku = $1 AND on_hand - reserved >= $2`, it.SKU, it.Quantity).Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 0 && failed < 0 {
+				failed = i
+			}
+			return nil
+		})
 	}
-	if err := results.Close(); err != nil {
-		return nil, fmt.Errorf("reserve: %w", err)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return false, nil, fmt.Errorf("claim inbox and reserve: %w", err)
 	}
-	if failed < 0 {
-		return nil, nil
+	if fresh && failed < 0 {
+		return true, nil, nil
+	}
+	if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT `+reservationSavepoint); err != nil {
+		return false, nil, fmt.Errorf("roll back reservation: %w", err)
+	}
+	if !fresh {
+		return false, nil, nil
 	}
 	sku := plan[failed].SKU
 	var known bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM stock WHERE sku = $1)`, sku).Scan(&known); err != nil {
-		return nil, fmt.Errorf("look up %s: %w", sku, err)
+		return false, nil, fmt.Errorf("look up %s: %w", sku, err)
 	}
 	reason := inventory.ReasonOutOfStock
 	if !known {
 		reason = inventory.ReasonUnknownSKU
 	}
-	return &inventory.Shortage{SKU: sku, Reason: reason}, nil
+	return true, &inventory.Shortage{SKU: sku, Reason: reason}, nil
 }
 
 // insertOrder writes a new order with its lines, history, reservations and outbox events in
@@ -120,6 +112,7 @@ func insertOrder(ctx context.Context, tx pgx.Tx, o *order.Order, correlationID s
 		return err
 	}
 	batch := &pgx.Batch{}
+	batch.Queue(`RELEASE SAVEPOINT ` + reservationSavepoint)
 	batch.Queue(`INSERT INTO orders (id, storefront, customer_id, currency, total, payment_token, status, version, accepted_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		o.ID(), o.Storefront(), o.CustomerID(), o.Currency(), o.Total(), o.PaymentToken(),

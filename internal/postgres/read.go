@@ -17,50 +17,74 @@ func (s *Store) GetOrder(ctx context.Context, id string) (*order.Order, error) {
 	return loadOrder(ctx, s.pool, id, "")
 }
 
-// querier is what loadOrder needs of a pool or a transaction.
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+// batcher is what loadOrder needs of a pool or a transaction.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// loadOrder reads an order; lock " FOR UPDATE" holds its row until the transaction ends.
-func loadOrder(ctx context.Context, db querier, id, lock string) (*order.Order, error) {
-	var p order.PlaceParams
-	var status, authID string
-	err := db.QueryRow(ctx, `SELECT id::text, storefront, customer_id, currency, payment_token, status, authorization_id, accepted_at
-		FROM orders WHERE id = $1`+lock, id).Scan(&p.ID, &p.Storefront, &p.CustomerID, &p.Currency, &p.PaymentToken, &status, &authID, &p.AcceptedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("order %s: %w", id, order.ErrNotFound)
-	}
-	if err != nil {
+// loadOrder reads an order in one round trip; lock " FOR UPDATE" holds its row until the
+// transaction ends.
+func loadOrder(ctx context.Context, db batcher, id, lock string) (*order.Order, error) {
+	b := &pgx.Batch{}
+	l := queueLoadOrder(b, id, lock)
+	if err := db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("get order %s: %w", id, unavailable(err))
 	}
-	rows, err := db.Query(ctx, `SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = $1 ORDER BY line_no`, id)
-	if err != nil {
-		return nil, fmt.Errorf("get order %s lines: %w", id, unavailable(err))
-	}
-	p.Lines, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (order.Line, error) {
-		var l order.Line
-		return l, r.Scan(&l.SKU, &l.Quantity, &l.UnitPrice)
+	return l.order()
+}
+
+// orderLoad is an order being read by statements queued in a batch, so that reading it costs
+// no round trip of its own: order() has it once the batch has run.
+type orderLoad struct {
+	id             string
+	found          bool
+	p              order.PlaceParams
+	status, authID string
+	history        []order.Change
+}
+
+// queueLoadOrder queues the three reads of order id (the row, its lines, its history) on b.
+// With lock " FOR UPDATE" the row is locked first, and the lines and history that follow in
+// the batch are read after the lock is held.
+func queueLoadOrder(b *pgx.Batch, id, lock string) *orderLoad {
+	l := &orderLoad{id: id}
+	b.Queue(`SELECT id::text, storefront, customer_id, currency, payment_token, status, authorization_id, accepted_at
+		FROM orders WHERE id = $1`+lock, id).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&l.p.ID, &l.p.Storefront, &l.p.CustomerID, &l.p.Currency, &l.p.PaymentToken, &l.status, &l.authID, &l.p.AcceptedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		l.found = err == nil
+		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("get order %s lines: %w", id, unavailable(err))
-	}
-	rows, err = db.Query(ctx, `SELECT version, status, reason, at FROM order_history WHERE order_id = $1 ORDER BY version`, id)
-	if err != nil {
-		return nil, fmt.Errorf("get order %s history: %w", id, unavailable(err))
-	}
-	history, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (order.Change, error) {
-		var c order.Change
-		var st string
-		err := r.Scan(&c.Version, &st, &c.Reason, &c.At)
-		c.Status = order.Status(st)
-		return c, err
+	b.Queue(`SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = $1 ORDER BY line_no`, id).Query(func(rows pgx.Rows) error {
+		var err error
+		l.p.Lines, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (order.Line, error) {
+			var line order.Line
+			return line, r.Scan(&line.SKU, &line.Quantity, &line.UnitPrice)
+		})
+		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("get order %s history: %w", id, unavailable(err))
+	b.Queue(`SELECT version, status, reason, at FROM order_history WHERE order_id = $1 ORDER BY version`, id).Query(func(rows pgx.Rows) error {
+		var err error
+		l.history, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (order.Change, error) {
+			var c order.Change
+			var st string
+			err := r.Scan(&c.Version, &st, &c.Reason, &c.At)
+			c.Status = order.Status(st)
+			return c, err
+		})
+		return err
+	})
+	return l
+}
+
+// order returns the order read, or an error wrapping order.ErrNotFound.
+func (l *orderLoad) order() (*order.Order, error) {
+	if !l.found {
+		return nil, fmt.Errorf("order %s: %w", l.id, order.ErrNotFound)
 	}
-	return order.Rehydrate(p, order.Status(status), authID, history), nil
+	return order.Rehydrate(l.p, order.Status(l.status), l.authID, l.history), nil
 }
 
 // SetStock sets a SKU's on_hand, creating the SKU if it is new. It returns an error wrapping

@@ -22,20 +22,25 @@ import (
 func (s *Store) UpdateOrder(ctx context.Context, consumer, messageID, correlationID, id string, fn func(*order.Order) error) (duplicate bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		duplicate = false // the closure runs again after a deadlock or serialization failure
+		// One round trip claims the inbox, locks the order and reads it.
+		b := &pgx.Batch{}
 		// A step waits at most this long for an order another step holds (that one may be
 		// waiting on the payment gateway); then it fails and is retried later, instead of
 		// holding a pool connection for as long as the other takes.
-		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
-			return err
-		}
+		b.Queue(`SET LOCAL lock_timeout = '5s'`)
+		fresh := true
 		if messageID != "" {
-			fresh, err := claimInbox(ctx, tx, consumer, messageID)
-			if err != nil || !fresh {
-				duplicate = true
-				return err
-			}
+			queueClaimInbox(b, consumer, messageID, &fresh)
 		}
-		o, err := loadOrder(ctx, tx, id, " FOR UPDATE")
+		load := queueLoadOrder(b, id, " FOR UPDATE")
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("claim inbox and load order: %w", err)
+		}
+		if !fresh {
+			duplicate = true
+			return nil
+		}
+		o, err := load.order()
 		if err != nil {
 			return err
 		}
