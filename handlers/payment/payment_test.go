@@ -169,7 +169,7 @@ func TestPaymentPaths(t *testing.T) {
 		t.Errorf("declined: %s %q on_hand %d reserved %d; want cancelled with the reason, its stock released", st, reason, onHand, reserved)
 	}
 	must(t, w.h.StockReserved(w.event(t, declined, events.NameStockReserved))) // redelivered
-	if n := w.declines(t, "authorize"); n != 1 {
+	if n := testenv.Counter(t, w.reg, "orders_payment_declines_total", "stage", "authorize"); n != 1 {
 		t.Errorf("orders_payment_declines_total{stage=authorize} = %v after one decline and its redelivery, want 1", n)
 	}
 
@@ -329,26 +329,4 @@ func TestSweepThatKeepsFailing(t *testing.T) {
 	if st, reason, _, _, _ := w.state(t, id); st != "needs_attention" || reason != "sweep_failed" {
 		t.Errorf("after 5 failed sweeps: %s %q, want needs_attention sweep_failed", st, reason)
 	}
-}
-
-// declines reads orders_payment_declines_total for stage from the handler's registry.
-func (w *world) declines(t *testing.T, stage string) float64 {
-	t.Helper()
-	families, err := w.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "orders_payment_declines_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "stage" && l.GetValue() == stage {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }

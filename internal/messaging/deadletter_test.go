@@ -17,6 +17,7 @@ import (
 	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/testenv"
 )
 
 // failingEnv runs NewRouter over one durable of env's stream, with tiny
@@ -103,23 +104,7 @@ func (f *failingEnv) deadLetters(t *testing.T) []*jetstream.RawStreamMsg {
 // counted returns orders_dead_letters_total for the test handler.
 func (f *failingEnv) counted(t *testing.T) float64 {
 	t.Helper()
-	families, err := f.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range families {
-		if mf.GetName() != "orders_dead_letters_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "handler" && l.GetValue() == testHandler {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return testenv.Counter(t, f.reg, "orders_dead_letters_total", "handler", testHandler)
 }
 
 // settled waits until the consumer has acked everything.
