@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,6 +14,16 @@ import (
 
 // projTables names one set of projection tables: the live ones, or those a rebuild fills aside.
 type projTables struct{ orders, sales, counts, stock, checkpoint string }
+
+// lockKey is the advisory lock that lets one projector at a time bring an order's row in
+// these tables up to date. The live tables' key is the bare order id, as every release has
+// used, so that processes of two releases exclude each other during a rolling upgrade.
+func (t projTables) lockKey(orderID string) string {
+	if t.checkpoint == liveTables.checkpoint {
+		return orderID
+	}
+	return t.checkpoint + "/" + orderID
+}
 
 var (
 	liveTables    = projTables{"proj_orders", "proj_sales_daily", "proj_status_counts", "proj_stock", "live"}
@@ -69,7 +80,7 @@ func (s *Store) ProjectOrder(ctx context.Context, orderID string, version int) (
 // store seq among them. It holds a lock per order and table set: one projector at a time per
 // order, also before the order's first row exists.
 func catchUp(ctx context.Context, tx pgx.Tx, t projTables, orderID string) (int, int64, error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, t.checkpoint+"/"+orderID); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, t.lockKey(orderID)); err != nil {
 		return 0, 0, err
 	}
 	var version int
@@ -149,8 +160,13 @@ func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error 
 	var previous string
 	err := tx.QueryRow(ctx, fmt.Sprintf(`UPDATE %[1]s o SET status = $2, version = $3, updated_at = $4, history = o.history || $5::jsonb,
 		confirmed_on = CASE WHEN $2 = 'confirmed' THEN ($4 AT TIME ZONE 'UTC')::date ELSE o.confirmed_on END
-		FROM (SELECT status FROM %[1]s WHERE id = $1) AS before WHERE o.id = $1 RETURNING before.status`, t.orders),
+		FROM (SELECT status FROM %[1]s WHERE id = $1) AS before WHERE o.id = $1 AND o.version = $3 - 1 RETURNING before.status`, t.orders),
 		e.orderID, status, e.version, e.at, change).Scan(&previous)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The version guard behind the lock: another projector applied it (one that locks
+		// another key, say, during a rolling upgrade). Roll back; the message is retried.
+		return fmt.Errorf("projection of %s is not at v%d any more", e.orderID, e.version-1)
+	}
 	if err != nil {
 		return err
 	}
