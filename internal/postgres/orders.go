@@ -22,6 +22,12 @@ func (s *Store) PlaceOrder(ctx context.Context, consumer, messageID string, p or
 		duplicate = false // the closure runs again after a deadlock or serialization failure
 		o, err := order.Place(p)
 		if err != nil {
+			// A message applied before stays a duplicate, even if rules made stricter since
+			// would refuse it now; otherwise the whole transaction rolls back.
+			if fresh, cerr := claimInbox(ctx, tx, consumer, messageID); cerr == nil && !fresh {
+				duplicate = true
+				return nil
+			}
 			return err
 		}
 		plan := order.ReservationPlan(o.Lines())
@@ -45,6 +51,16 @@ func (s *Store) PlaceOrder(ctx context.Context, consumer, messageID string, p or
 		return order.Change{}, false, fmt.Errorf("place order %s: %w", p.ID, err)
 	}
 	return last, duplicate, nil
+}
+
+func claimInbox(ctx context.Context, tx pgx.Tx, consumer, messageID string) (bool, error) {
+	b := &pgx.Batch{}
+	var fresh bool
+	queueClaimInbox(b, consumer, messageID, &fresh)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return false, fmt.Errorf("inbox: %w", err)
+	}
+	return fresh, nil
 }
 
 // queueClaimInbox queues the insert that records messageID in the consumer's inbox; *fresh

@@ -129,7 +129,8 @@ func TestPlaceOrderDuplicateMessage(t *testing.T) {
 	}
 	before := snapshot()
 	msgID := events.MessageID(id, events.NamePlaceOrder, 0)
-	for _, p := range []order.PlaceParams{params(id, line("SKU-A", 3)), params(id, line("SKU-A", 5))} {
+	// The last one is invalid by today's rules: still a duplicate, never dead-lettered.
+	for _, p := range []order.PlaceParams{params(id, line("SKU-A", 3)), params(id, line("SKU-A", 5)), params(id, line("SKU-A", 0))} {
 		last, dup, err := s.PlaceOrder(ctx, consumer, msgID, p, "corr-again")
 		status := last.Status
 		if err != nil || !dup || status != "" {

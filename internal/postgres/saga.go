@@ -22,7 +22,10 @@ import (
 func (s *Store) UpdateOrder(ctx context.Context, consumer, messageID, correlationID, id string, fn func(*order.Order) error) (duplicate bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		duplicate = false // the closure runs again after a deadlock or serialization failure
-		// One round trip claims the inbox, locks the order and reads it.
+		// One round trip claims the inbox, locks the order and reads it. So a duplicate, too,
+		// waits for the order's lock when another step holds it (at most lock_timeout, then
+		// it is retried): a price paid rarely (a redelivery while another step of the same
+		// order runs) for half the round trips of every step.
 		b := &pgx.Batch{}
 		// A step waits at most this long for an order another step holds (that one may be
 		// waiting on the payment gateway); then it fails and is retried later, instead of
