@@ -45,6 +45,17 @@ func (s *Store) RebuildProjections(ctx context.Context, batch int, progress func
 			break
 		}
 	}
+	// Catch up the orders the live side shows further on before the swap, so that the swap,
+	// which holds the live tables, finds little left to apply.
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		behind, err := ordersBehindLive(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return catchUpAll(ctx, tx, rebuildTables, behind)
+	}); err != nil {
+		return fmt.Errorf("catch up before the swap: %w", unavailable(err))
+	}
 	return s.swapRebuild(ctx)
 }
 
@@ -137,7 +148,9 @@ func catchUpAll(ctx context.Context, tx pgx.Tx, t projTables, orders []string) e
 }
 
 // swapRebuild locks the live tables (the live projector waits), catches the rebuilt tables up,
-// and renames them into place, all in one transaction. Catching up covers the events after
+// and renames them into place, all in one transaction. Finding the orders the live side shows
+// further on joins both order tables under that lock: a scan that grows with the number of
+// orders, though the catch-up before it leaves few to apply. Catching up covers the events after
 // the scan's position, and the orders the live projection shows further on than the rebuilt
 // one: an event committed late, behind the scan, that the live projector has already applied
 // (and whose message will therefore not come again). Events that neither saw reach the live
