@@ -59,12 +59,17 @@ func newGateway(t *testing.T, pool *pgxpool.Pool, cfg simulated.Config) *simulat
 
 func newHandler(t *testing.T, w *world, gw domainpayment.Gateway) *payment.Handler {
 	t.Helper()
+	return newHandlerOver(t, w, w.store, gw)
+}
+
+func newHandlerOver(t *testing.T, w *world, store payment.Store, gw domainpayment.Gateway) *payment.Handler {
+	t.Helper()
 	w.reg = prometheus.NewRegistry()
 	stats, err := orderstats.New(w.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := payment.NewHandler(w.store, gw, slog.New(slog.DiscardHandler), stats, time.Now,
+	h, err := payment.NewHandler(store, gw, slog.New(slog.DiscardHandler), stats, time.Now,
 		func(context.Context) bool { return w.final })
 	if err != nil {
 		t.Fatal(err)
@@ -328,5 +333,43 @@ func TestSweepThatKeepsFailing(t *testing.T) {
 	}
 	if st, reason, _, _, _ := w.state(t, id); st != "needs_attention" || reason != "sweep_failed" {
 		t.Errorf("after 5 failed sweeps: %s %q, want needs_attention sweep_failed", st, reason)
+	}
+}
+
+// retriedStore runs every step's function twice, as a transaction retried after a deadlock
+// does: first on a copy of the order that is thrown away, then on the order it commits.
+type retriedStore struct{ *postgres.Store }
+
+func (r retriedStore) UpdateOrder(ctx context.Context, consumer, messageID, correlationID, id string, fn func(*order.Order) error) (bool, error) {
+	first := true
+	return r.Store.UpdateOrder(ctx, consumer, messageID, correlationID, id, func(o *order.Order) error {
+		if first {
+			first = false
+			attempt, err := r.GetOrder(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := fn(attempt); err != nil {
+				return err
+			}
+		}
+		return fn(o)
+	})
+}
+
+// TestADeclineIsCountedOnceWhenItsStepRunsTwice: the gateway declines on both runs of the
+// step (the second is a replay of the first), and the one committed cancellation counts once.
+func TestADeclineIsCountedOnceWhenItsStepRunsTwice(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, simulated.Config{})
+	const id = "0195a0c4-6c1e-7d2a-9b7e-00000000a009"
+	w.h = newHandlerOver(t, w, retriedStore{w.store}, w.gw)
+	w.place(t, id, "tok_chargeDeclined")
+	must(t, w.h.StockReserved(w.event(t, id, events.NameStockReserved)))
+	if st, reason, _, _, _ := w.state(t, id); st != "cancelled" || reason != "payment_declined: card_declined" {
+		t.Fatalf("declined order: %s %q; want cancelled for the decline", st, reason)
+	}
+	if n := testenv.Counter(t, w.reg, "orders_payment_declines_total", "stage", "authorize"); n != 1 {
+		t.Errorf("orders_payment_declines_total{stage=authorize} = %v after a step that ran twice, want 1", n)
 	}
 }
