@@ -13,21 +13,14 @@ import (
 )
 
 // projTables names one set of projection tables: the live ones, or those a rebuild fills aside.
-type projTables struct{ orders, sales, counts, stock, checkpoint string }
-
-// lockKey is the advisory lock that lets one projector at a time bring an order's row in
-// these tables up to date. The live tables' key is the bare order id, as every release has
-// used, so that processes of two releases exclude each other during a rolling upgrade.
-func (t projTables) lockKey(orderID string) string {
-	if t.checkpoint == liveTables.checkpoint {
-		return orderID
-	}
-	return t.checkpoint + "/" + orderID
-}
+// lockPrefix makes the advisory lock key that lets one projector at a time bring an order's
+// rows in the set up to date. The live set's is empty, the bare order id every release has
+// locked, so that processes of two releases exclude each other during a rolling upgrade.
+type projTables struct{ orders, sales, counts, stock, checkpoint, lockPrefix string }
 
 var (
-	liveTables    = projTables{"proj_orders", "proj_sales_daily", "proj_status_counts", "proj_stock", "live"}
-	rebuildTables = projTables{"proj_orders_rebuild", "proj_sales_daily_rebuild", "proj_status_counts_rebuild", "proj_stock_rebuild", "rebuild"}
+	liveTables    = projTables{"proj_orders", "proj_sales_daily", "proj_status_counts", "proj_stock", "live", ""}
+	rebuildTables = projTables{"proj_orders_rebuild", "proj_sales_daily_rebuild", "proj_status_counts_rebuild", "proj_stock_rebuild", "rebuild", "rebuild/"}
 )
 
 // logEvent is one row of the event store.
@@ -80,12 +73,12 @@ func (s *Store) ProjectOrder(ctx context.Context, orderID string, version int) (
 // store seq among them. It holds a lock per order and table set: one projector at a time per
 // order, also before the order's first row exists.
 func catchUp(ctx context.Context, tx pgx.Tx, t projTables, orderID string) (int, int64, error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, t.lockKey(orderID)); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, t.lockPrefix+orderID); err != nil {
 		return 0, 0, err
 	}
 	var version int
 	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT version FROM %s WHERE id = $1`, t.orders), orderID).Scan(&version)
-	if err != nil && err != pgx.ErrNoRows {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, 0, err
 	}
 	rows, err := tx.Query(ctx, `SELECT seq, name, order_id::text, version, occurred_at, payload FROM event_log

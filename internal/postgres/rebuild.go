@@ -45,15 +45,9 @@ func (s *Store) RebuildProjections(ctx context.Context, batch int, progress func
 			break
 		}
 	}
-	// Catch up the orders the live side shows further on before the swap, so that the swap,
-	// which holds the live tables, finds little left to apply.
-	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		behind, err := ordersBehindLive(ctx, tx)
-		if err != nil {
-			return err
-		}
-		return catchUpAll(ctx, tx, rebuildTables, behind)
-	}); err != nil {
+	// Once before the swap too, so that the swap, which holds the live tables, finds little
+	// left to apply.
+	if err := pgx.BeginFunc(ctx, s.pool, catchUpBehindLive(ctx)); err != nil {
 		return fmt.Errorf("catch up before the swap: %w", unavailable(err))
 	}
 	return s.swapRebuild(ctx)
@@ -148,13 +142,13 @@ func catchUpAll(ctx context.Context, tx pgx.Tx, t projTables, orders []string) e
 }
 
 // swapRebuild locks the live tables (the live projector waits), catches the rebuilt tables up,
-// and renames them into place, all in one transaction. Finding the orders the live side shows
-// further on joins both order tables under that lock: a scan that grows with the number of
-// orders, though the catch-up before it leaves few to apply. Catching up covers the events after
-// the scan's position, and the orders the live projection shows further on than the rebuilt
-// one: an event committed late, behind the scan, that the live projector has already applied
-// (and whose message will therefore not come again). Events that neither saw reach the live
-// projector as messages after the swap, and it catches their orders up.
+// and renames them into place, all in one transaction. Catching up covers the orders with
+// events after the scan's position, and the orders the live projection shows further on than
+// the rebuilt one: an event committed late, behind the scan, that the live projector has
+// already applied (its message will not come again). Events that neither has seen reach the
+// live projector as messages after the swap, and it catches their orders up. Finding the
+// orders the live side shows further on joins both order tables under the lock, a scan that
+// grows with the number of orders.
 func (s *Store) swapRebuild(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE proj_orders, proj_sales_daily, proj_status_counts, proj_stock IN ACCESS EXCLUSIVE MODE`); err != nil {
@@ -168,11 +162,10 @@ func (s *Store) swapRebuild(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		behind, err := ordersBehindLive(ctx, tx)
-		if err != nil {
+		if err := catchUpAll(ctx, tx, rebuildTables, orders); err != nil {
 			return err
 		}
-		if err := catchUpAll(ctx, tx, rebuildTables, append(orders, behind...)); err != nil {
+		if err := catchUpBehindLive(ctx)(tx); err != nil {
 			return err
 		}
 		for _, pair := range [][2]string{{rebuildTables.orders, liveTables.orders}, {rebuildTables.sales, liveTables.sales},
@@ -195,13 +188,19 @@ func (s *Store) swapRebuild(ctx context.Context) error {
 	return nil
 }
 
-// ordersBehindLive lists the orders whose live projection reached a later version than the
-// rebuilt one (or that the rebuild has not met at all).
-func ordersBehindLive(ctx context.Context, tx pgx.Tx) ([]string, error) {
-	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT l.id::text FROM %s l LEFT JOIN %s r USING (id)
-		WHERE r.id IS NULL OR l.version > r.version ORDER BY l.id`, liveTables.orders, rebuildTables.orders))
-	if err != nil {
-		return nil, err
+// catchUpBehindLive catches up the rebuilt projection of every order whose live projection
+// reached a later version (or that the rebuild has not met at all).
+func catchUpBehindLive(ctx context.Context) func(pgx.Tx) error {
+	return func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT l.id::text FROM %s l LEFT JOIN %s r USING (id)
+			WHERE r.id IS NULL OR l.version > r.version ORDER BY l.id`, liveTables.orders, rebuildTables.orders))
+		if err != nil {
+			return err
+		}
+		behind, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		return catchUpAll(ctx, tx, rebuildTables, behind)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
