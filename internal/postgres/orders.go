@@ -15,8 +15,9 @@ import (
 // PlaceOrder applies a PlaceOrder command in one transaction: it records messageID in the
 // consumer's inbox, creates the order, reserves every line (SKUs in sorted order, one
 // conditional update each) or rejects the order, and appends the resulting events to the
-// outbox. A reserved order costs four round trips: begin, claim and reserve, insert, commit. It returns the order's last change (status, reason, time), or duplicate=true when
-// the message was applied before (nothing changes then).
+// outbox. It returns the order's last change (status, reason, time), or duplicate=true when
+// the message was applied before (nothing changes then). A reserved order costs four round
+// trips: begin, claim and reserve, insert, commit.
 func (s *Store) PlaceOrder(ctx context.Context, consumer, messageID string, p order.PlaceParams, correlationID string) (last order.Change, duplicate bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		duplicate = false // the closure runs again after a deadlock or serialization failure

@@ -148,7 +148,7 @@ func waves(envs []events.Envelope) [][]events.Envelope {
 		k := nth[e.OrderID]
 		nth[e.OrderID] = k + 1
 		if k == len(out) {
-			out = append(out, make([]events.Envelope, 0, len(envs)-k))
+			out = append(out, nil)
 		}
 		out[k] = append(out[k], e)
 	}
