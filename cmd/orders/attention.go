@@ -8,8 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/shopflow/orders/handlers/orderstats"
-	"github.com/shopflow/orders/handlers/payment"
+	"github.com/shopflow/orders/internal/saga"
 )
 
 const attentionUsage = `usage: orders attention resolve ORDER_ID
@@ -40,15 +39,16 @@ func attentionCommand(ctx context.Context, args []string, getenv func(string) st
 		return err
 	}
 	defer closeGateway()
-	stats, err := orderstats.New(prometheus.NewRegistry())
+	// The operator's command counts nothing that anyone scrapes.
+	stats, err := saga.NewStats(prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}
-	h, err := payment.NewHandler(store, gw, newLogger(cfg, stderr), stats, time.Now, func(context.Context) bool { return false })
+	uc, err := saga.New(store, gw, newLogger(cfg, stderr), stats, time.Now)
 	if err != nil {
 		return err
 	}
-	if err := h.Resolve(ctx, args[1]); err != nil {
+	if err := uc.Resolve(ctx, args[1]); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "order %s resolved\n", args[1])

@@ -24,7 +24,7 @@ func TestAttentionResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := connectDB(t, dbURL)
-	store, err := postgres.NewStore(db, time.Now)
+	store, err := postgres.NewStore(db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,10 +35,10 @@ func TestAttentionResolve(t *testing.T) {
 	const id = "0195a0c4-6c1e-7d2a-9b7e-0000000e0001"
 	p := order.PlaceParams{ID: id, Storefront: "shop-a", CustomerID: "c", Currency: "EUR", PaymentToken: "tok_visa",
 		Lines: []order.Line{{SKU: "SKU-1", Quantity: 2, UnitPrice: 100}}, AcceptedAt: time.Now()}
-	if _, _, err := store.PlaceOrder(ctx, "t", events.MessageID(id, events.NamePlaceOrder, 0), p, "c"); err != nil {
+	if _, _, err := testenv.Place(ctx, store, "t", p, "c"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.UpdateOrder(ctx, "", "", "c", id, func(o *order.Order) error { return o.FlagForAttention("test", time.Now()) }); err != nil {
+	if _, err := store.UpdateOrder(ctx, events.Unsolicited("c"), id, func(o *order.Order) error { return o.FlagForAttention("test", time.Now()) }); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()

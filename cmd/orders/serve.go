@@ -132,7 +132,7 @@ func openStore(ctx context.Context, cfg Config) (*postgres.Store, *pgxpool.Pool,
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := postgres.NewStore(pool, time.Now)
+	store, err := postgres.NewStore(pool)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err

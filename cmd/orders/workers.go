@@ -16,14 +16,14 @@ import (
 
 	domainpayment "github.com/shopflow/orders/domain/payment"
 	"github.com/shopflow/orders/events"
-	"github.com/shopflow/orders/handlers/housekeeping"
 	"github.com/shopflow/orders/handlers/inventory"
-	"github.com/shopflow/orders/handlers/orderstats"
 	"github.com/shopflow/orders/handlers/payment"
 	"github.com/shopflow/orders/handlers/reporting"
+	"github.com/shopflow/orders/internal/jobs"
 	"github.com/shopflow/orders/internal/messaging"
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/internal/relay"
+	"github.com/shopflow/orders/internal/saga"
 )
 
 // giveUpAfter is the delivery attempt on which a message that keeps failing (for reasons other
@@ -55,7 +55,11 @@ type deps struct {
 
 func newWorkers(d deps) (*workers, error) {
 	w := &workers{}
-	stats, err := orderstats.New(d.reg)
+	stats, err := saga.NewStats(d.reg)
+	if err != nil {
+		return nil, err
+	}
+	uc, err := saga.New(d.store, d.gw, d.log, stats, time.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -65,12 +69,12 @@ func newWorkers(d deps) (*workers, error) {
 		}
 	}
 	if d.cfg.has("inventory") {
-		if err := w.addInventory(d, stats); err != nil {
+		if err := w.addInventory(d, uc); err != nil {
 			return nil, err
 		}
 	}
 	if d.cfg.has("payment") || d.cfg.has("sweeper") {
-		if err := w.addPayment(d, stats); err != nil {
+		if err := w.addPayment(d, uc); err != nil {
 			return nil, err
 		}
 	}
@@ -112,8 +116,8 @@ func (w *workers) addRouter(d deps) error {
 	return err
 }
 
-func (w *workers) addInventory(d deps, stats *orderstats.Stats) error {
-	h, err := inventory.NewHandler(d.store, d.log, stats)
+func (w *workers) addInventory(d deps, uc *saga.Service) error {
+	h, err := inventory.NewHandler(uc, d.log)
 	if err != nil {
 		return err
 	}
@@ -125,20 +129,15 @@ func (w *workers) addInventory(d deps, stats *orderstats.Stats) error {
 	return nil
 }
 
-func (w *workers) addPayment(d deps, stats *orderstats.Stats) error {
-	final := func(ctx context.Context) bool { return messaging.FinalAttempt(ctx, giveUpAfter) }
-	h, err := payment.NewHandler(d.store, d.gw, d.log, stats, time.Now, final)
-	if err != nil {
-		return err
-	}
+func (w *workers) addPayment(d deps, uc *saga.Service) error {
 	if d.cfg.has("sweeper") {
-		sweeper, err := payment.NewSweeper(h, d.store, payment.SweepConfig{
+		sweeper, err := jobs.NewSweeper(uc, d.store, jobs.SweepConfig{
 			ReservationTTL: d.cfg.Payment.ReservationTTL, StuckAfter: d.cfg.Payment.StuckAfter, Interval: d.cfg.Payment.SweepInterval,
-		})
+		}, time.Now, d.log)
 		if err != nil {
 			return err
 		}
-		keeper, err := housekeeping.New(d.store, housekeeping.Config{InboxRetention: d.cfg.InboxRetention}, time.Now, d.log, d.reg)
+		keeper, err := jobs.NewHousekeeper(d.store, jobs.HousekeepingConfig{InboxRetention: d.cfg.InboxRetention}, time.Now, d.log, d.reg)
 		if err != nil {
 			return err
 		}
@@ -146,6 +145,11 @@ func (w *workers) addPayment(d deps, stats *orderstats.Stats) error {
 	}
 	if !d.cfg.has("payment") {
 		return nil
+	}
+	final := func(ctx context.Context) bool { return messaging.FinalAttempt(ctx, giveUpAfter) }
+	h, err := payment.NewHandler(uc, d.log, final)
+	if err != nil {
+		return err
 	}
 	sub, err := w.subscriber(d, "payment")
 	if err != nil {

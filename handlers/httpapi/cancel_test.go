@@ -18,7 +18,7 @@ func TestCancelOrder(t *testing.T) {
 	open, settled := "0195a0c4-6c1e-7d2a-9b7e-00000000e001", "0195a0c4-6c1e-7d2a-9b7e-00000000e002"
 	placeOrder(t, a, open, order.Line{SKU: "SKU-1", Quantity: 1, UnitPrice: 100})
 	placeOrder(t, a, settled, order.Line{SKU: "SKU-1", Quantity: 1, UnitPrice: 100})
-	_, err := a.store.UpdateOrder(context.Background(), "", "", "corr", settled, func(o *order.Order) error {
+	_, err := a.store.UpdateOrder(context.Background(), events.Unsolicited("corr"), settled, func(o *order.Order) error {
 		return o.Cancel("test", time.Now())
 	})
 	if err != nil {

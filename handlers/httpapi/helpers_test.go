@@ -40,7 +40,7 @@ func newApp(t testing.TB) *app {
 
 func newStore(t testing.TB) *postgres.Store {
 	t.Helper()
-	store, err := postgres.NewStore(testenv.Pool(t), time.Now)
+	store, err := postgres.NewStore(testenv.Pool(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -268,7 +268,7 @@ func TestOpenAPIOrders(t *testing.T) {
 	placeOrder(t, a, own, order.Line{SKU: "SKU-1", Quantity: 2, UnitPrice: 1999})
 	placeOrderFor(t, a, "other-shop", others, order.Line{SKU: "SKU-1", Quantity: 1, UnitPrice: 100})
 	placeOrder(t, a, settled, order.Line{SKU: "SKU-1", Quantity: 1, UnitPrice: 100})
-	if _, err := a.store.UpdateOrder(context.Background(), "", "", "corr", settled, func(o *order.Order) error {
+	if _, err := a.store.UpdateOrder(context.Background(), events.Unsolicited("corr"), settled, func(o *order.Order) error {
 		return o.Cancel("test", time.Now())
 	}); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/testenv"
 )
 
 func TestGetOrder(t *testing.T) {
@@ -126,9 +127,8 @@ func placeOrderFor(t testing.TB, a *app, storefront, id string, lines ...order.L
 	t.Helper()
 	p := order.PlaceParams{ID: id, Storefront: storefront, CustomerID: "c-1", Currency: "EUR",
 		Lines: lines, PaymentToken: "tok_visa", AcceptedAt: time.Now()}
-	last, _, err := a.store.PlaceOrder(context.Background(), events.ConsumerInventoryPlaceOrder,
-		events.MessageID(id, events.NamePlaceOrder, 0), p, "corr")
-	if err != nil || last.Status != order.StatusReserved {
-		t.Fatalf("PlaceOrder = %s, %v; want reserved", last.Status, err)
+	status, _, err := testenv.Place(context.Background(), a.store, events.ConsumerInventoryPlaceOrder, p, "corr")
+	if err != nil || status != order.StatusReserved {
+		t.Fatalf("PlaceOrder = %s, %v; want reserved", status, err)
 	}
 }

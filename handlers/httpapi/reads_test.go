@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/events"
 )
 
 // TestOpenAPIReadSide: the list and the sales report, with data in the projections, answer
@@ -26,7 +27,7 @@ func TestOpenAPIReadSide(t *testing.T) {
 		func(o *order.Order) error { return o.Authorize("a-1", time.Now()) },
 		func(o *order.Order) error { return o.Confirm(time.Now()) },
 	} {
-		if _, err := a.store.UpdateOrder(ctx, "", "", "c", ids[0], step); err != nil {
+		if _, err := a.store.UpdateOrder(ctx, events.Unsolicited("c"), ids[0], step); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,5 +1,5 @@
-// Package inventory holds the inventory worker's message handlers: it takes in placed orders
-// and holds their stock.
+// Package inventory holds the inventory worker's message handler: it hands placed orders to
+// the saga's intake, which holds their stock or rejects them.
 package inventory
 
 import (
@@ -13,28 +13,25 @@ import (
 	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
-	"github.com/shopflow/orders/handlers/orderstats"
 )
 
-// Store applies a PlaceOrder command in one transaction (inbox, order, reservation, outbox).
-// It returns the order's last change, or duplicate when the message was applied before.
-type Store interface {
-	PlaceOrder(ctx context.Context, consumer, messageID string, p order.PlaceParams, correlationID string) (order.Change, bool, error)
+// Saga is the use case the handler calls; see saga.Service.Place.
+type Saga interface {
+	Place(ctx context.Context, d events.Delivery, p order.PlaceParams) error
 }
 
 // Handler handles order.place.v1.
 type Handler struct {
-	store Store
-	log   *slog.Logger
-	stats *orderstats.Stats
+	saga Saga
+	log  *slog.Logger
 }
 
-// NewHandler returns the handler; stats is shared by every worker in the process.
-func NewHandler(store Store, log *slog.Logger, stats *orderstats.Stats) (*Handler, error) {
-	if store == nil || log == nil || stats == nil {
-		return nil, errors.New("inventory: NewHandler needs a store, a logger and stats")
+// NewHandler returns the handler.
+func NewHandler(saga Saga, log *slog.Logger) (*Handler, error) {
+	if saga == nil || log == nil {
+		return nil, errors.New("inventory: NewHandler needs a saga and a logger")
 	}
-	return &Handler{store: store, log: log, stats: stats}, nil
+	return &Handler{saga: saga, log: log}, nil
 }
 
 // PlaceOrder creates the order and reserves its stock, or rejects it. A message that cannot
@@ -49,21 +46,10 @@ func (h *Handler) PlaceOrder(msg *message.Message) error {
 	if err != nil {
 		return fault.Permanent(err)
 	}
-	log := h.log.With("order_id", params.ID, "correlation_id", env.CorrelationID)
 	if err := order.Validate(params); err != nil {
-		log.WarnContext(msg.Context(), "invalid order command dead-lettered", "err", err)
+		h.log.WarnContext(msg.Context(), "invalid order command dead-lettered", "order_id", params.ID,
+			"correlation_id", env.CorrelationID, "err", err)
 		return fault.Permanent(fmt.Errorf("order %s: %w", params.ID, err))
 	}
-	last, dup, err := h.store.PlaceOrder(msg.Context(), events.ConsumerInventoryPlaceOrder, env.ID, params, env.CorrelationID)
-	if err != nil {
-		return err
-	}
-	if dup {
-		h.stats.Duplicate(events.ConsumerInventoryPlaceOrder)
-		log.DebugContext(msg.Context(), "duplicate place order acknowledged")
-		return nil
-	}
-	h.stats.Placed(last, params.AcceptedAt)
-	log.InfoContext(msg.Context(), "order placed", "status", last.Status, "reason", last.Reason)
-	return nil
+	return h.saga.Place(msg.Context(), events.Delivered(events.ConsumerInventoryPlaceOrder, env), params)
 }

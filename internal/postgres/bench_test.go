@@ -15,7 +15,7 @@ import (
 // BenchmarkPlaceOrder measures the intake transaction (inbox, order, three-line reservation,
 // history, outbox) against the real PostgreSQL, one at a time.
 func BenchmarkPlaceOrder(b *testing.B) {
-	s, err := postgres.NewStore(testenv.Pool(b), time.Now)
+	s, err := postgres.NewStore(testenv.Pool(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 		id := fmt.Sprintf("0195a0c4-6c1e-7d2a-9b7e-%012d", i)
 		p := order.PlaceParams{ID: id, Storefront: "s", CustomerID: "c", Currency: "EUR", PaymentToken: "t", AcceptedAt: time.Now(),
 			Lines: []order.Line{{SKU: "A", Quantity: 1, UnitPrice: 1}, {SKU: "B", Quantity: 2, UnitPrice: 2}, {SKU: "C", Quantity: 3, UnitPrice: 3}}}
-		if _, _, err := s.PlaceOrder(ctx, "bench", events.MessageID(id, events.NamePlaceOrder, 0), p, "c"); err != nil {
+		if _, _, err := testenv.Place(ctx, s, "bench", p, "c"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -41,7 +41,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 // delete, commit), the publish itself left out.
 func BenchmarkRelayBatch(b *testing.B) {
 	pool := testenv.Pool(b)
-	s, err := postgres.NewStore(pool, time.Now)
+	s, err := postgres.NewStore(pool)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func BenchmarkRelayBatch(b *testing.B) {
 // BenchmarkProjectOrder measures one projection update: a new order's placed and reserved
 // events applied to the read side (version check, lock, event-store read, projection writes).
 func BenchmarkProjectOrder(b *testing.B) {
-	s, err := postgres.NewStore(testenv.Pool(b), time.Now)
+	s, err := postgres.NewStore(testenv.Pool(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func BenchmarkProjectOrder(b *testing.B) {
 		id := fmt.Sprintf("0195a0c4-6c1e-7d2a-9b7e-%012d", i)
 		p := order.PlaceParams{ID: id, Storefront: "s", CustomerID: "c", Currency: "EUR", PaymentToken: "t", AcceptedAt: time.Now(),
 			Lines: []order.Line{{SKU: "A", Quantity: 1, UnitPrice: 1}}}
-		if _, _, err := s.PlaceOrder(ctx, "bench", events.MessageID(id, events.NamePlaceOrder, 0), p, "c"); err != nil {
+		if _, _, err := testenv.Place(ctx, s, "bench", p, "c"); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

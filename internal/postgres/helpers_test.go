@@ -25,7 +25,7 @@ var (
 func newStore(t testing.TB) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
 	pool := testenv.Pool(t)
-	store, err := postgres.NewStore(pool, func() time.Time { return clock })
+	store, err := postgres.NewStore(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +62,11 @@ func line(sku string, qty int64) order.Line {
 // place applies the PlaceOrder command for p once, as the inventory worker does.
 func place(t testing.TB, s *postgres.Store, p order.PlaceParams) order.Status {
 	t.Helper()
-	last, dup, err := s.PlaceOrder(context.Background(), consumer, events.MessageID(p.ID, events.NamePlaceOrder, 0), p, "corr-"+p.ID)
+	status, dup, err := testenv.PlaceAt(context.Background(), s, consumer, p, "corr-"+p.ID, clock)
 	if err != nil || dup {
-		t.Fatalf("PlaceOrder %s = %s, duplicate %v, %v", p.ID, last.Status, dup, err)
+		t.Fatalf("PlaceOrder %s = %s, duplicate %v, %v", p.ID, status, dup, err)
 	}
-	return last.Status
+	return status
 }
 
 // count returns the result of a SELECT count(*) … query.

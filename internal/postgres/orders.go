@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -12,62 +13,79 @@ import (
 	"github.com/shopflow/orders/events"
 )
 
-// PlaceOrder applies a PlaceOrder command in one transaction: it records messageID in the
-// consumer's inbox, creates the order, reserves every line (SKUs in sorted order, one
-// conditional update each) or rejects the order, and appends the resulting events to the
-// outbox. It returns the order's last change (status, reason, time), or duplicate=true when
-// the message was applied before (nothing changes then). A reserved order costs four round
-// trips: begin, claim and reserve, insert, commit.
-func (s *Store) PlaceOrder(ctx context.Context, consumer, messageID string, p order.PlaceParams, correlationID string) (last order.Change, duplicate bool, err error) {
+// TakeIn applies a PlaceOrder command in one transaction, in the saga's shape: it records the
+// delivery in the consumer's inbox, creates the order from p, tries to hold stock for every line
+// (SKUs in sorted order, one conditional update each), lets decide choose the order's first
+// step from what could be held (missing is empty when every line is held, else the reason,
+// "out_of_stock: SKU-1"), then writes the order, its reservation and its outbox events. It
+// returns the order as decide left it, or duplicate=true when the message was applied before
+// (nothing changes then). A reserved order costs four round trips: begin, claim and reserve,
+// insert, commit.
+func (s *Store) TakeIn(ctx context.Context, d events.Delivery, p order.PlaceParams, decide func(o *order.Order, missing string) error) (taken *order.Order, duplicate bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		duplicate = false // the closure runs again after a deadlock or serialization failure
+		taken, duplicate = nil, false // the closure runs again after a deadlock or serialization failure
 		o, err := order.Place(p)
 		if err != nil {
 			// A message applied before stays a duplicate, even if rules made stricter since
 			// would refuse it now; otherwise the whole transaction rolls back.
-			if fresh, cerr := claimInbox(ctx, tx, consumer, messageID); cerr == nil && !fresh {
+			if fresh, cerr := claimInbox(ctx, tx, d); cerr == nil && !fresh {
 				duplicate = true
 				return nil
 			}
 			return err
 		}
 		plan := order.ReservationPlan(o.Lines())
-		fresh, short, err := claimAndReserve(ctx, tx, consumer, messageID, plan)
+		fresh, short, err := claimAndReserve(ctx, tx, d, plan)
 		if err != nil || !fresh {
 			duplicate = err == nil
 			return err
 		}
+		var missing string
 		if short != nil {
-			err = o.Reject(short.Text(), s.now())
-		} else {
-			err = o.Reserve(plan, s.now())
+			missing = short.Text()
 		}
-		if err != nil {
-			return err
+		if err := decide(o, missing); err != nil {
+			return stepError{err}
 		}
-		last = lastChange(o)
-		return insertOrder(ctx, tx, o, correlationID)
+		if o.Status() != order.StatusReserved && short == nil {
+			// decide refused a hold that was made: give the stock back before saving (the
+			// savepoint stays defined, for insertOrder to release).
+			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT `+reservationSavepoint); err != nil {
+				return fmt.Errorf("roll back reservation: %w", err)
+			}
+		}
+		taken = o
+		return insertOrder(ctx, tx, o, d.CorrelationID)
 	})
-	if err != nil {
-		return order.Change{}, false, fmt.Errorf("place order %s: %w", p.ID, err)
+	var se stepError
+	if errors.As(err, &se) {
+		return nil, false, fmt.Errorf("take in order %s: %w", p.ID, se.err)
 	}
-	return last, duplicate, nil
+	if err != nil {
+		return nil, false, fmt.Errorf("take in order %s: %w", p.ID, err)
+	}
+	return taken, duplicate, nil
 }
 
-func claimInbox(ctx context.Context, tx pgx.Tx, consumer, messageID string) (bool, error) {
+func claimInbox(ctx context.Context, tx pgx.Tx, d events.Delivery) (bool, error) {
 	b := &pgx.Batch{}
 	var fresh bool
-	queueClaimInbox(b, consumer, messageID, &fresh)
+	queueClaimInbox(b, d, &fresh)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return false, fmt.Errorf("inbox: %w", err)
 	}
 	return fresh, nil
 }
 
-// queueClaimInbox queues the insert that records messageID in the consumer's inbox; *fresh
+// queueClaimInbox queues the insert that records d's message in its consumer's inbox; *fresh
 // says, once the batch has run, whether the message is new (false: it was applied before).
-func queueClaimInbox(b *pgx.Batch, consumer, messageID string, fresh *bool) {
-	b.Queue(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, consumer, messageID).
+// A delivery without a message queues nothing and is always fresh.
+func queueClaimInbox(b *pgx.Batch, d events.Delivery, fresh *bool) {
+	*fresh = true
+	if !d.Inbox() {
+		return
+	}
+	b.Queue(`INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, d.Consumer, d.MessageID).
 		Exec(func(tag pgconn.CommandTag) error {
 			*fresh = tag.RowsAffected() == 1
 			return nil
@@ -83,9 +101,9 @@ const reservationSavepoint = "reservation"
 // message was applied before, or a SKU cannot be held, the savepoint is rolled back: fresh is
 // false then, or short names the first SKU that could not be held. Otherwise the savepoint
 // stays open for insertOrder to release.
-func claimAndReserve(ctx context.Context, tx pgx.Tx, consumer, messageID string, plan []order.Item) (fresh bool, short *inventory.Shortage, err error) {
+func claimAndReserve(ctx context.Context, tx pgx.Tx, d events.Delivery, plan []order.Item) (fresh bool, short *inventory.Shortage, err error) {
 	b := &pgx.Batch{}
-	queueClaimInbox(b, consumer, messageID, &fresh)
+	queueClaimInbox(b, d, &fresh)
 	b.Queue(`SAVEPOINT ` + reservationSavepoint)
 	failed := -1
 	for i, it := range plan {

@@ -10,6 +10,7 @@ import (
 	"github.com/shopflow/orders/domain/inventory"
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/testenv"
 )
 
 func TestPlaceOrderReserves(t *testing.T) {
@@ -128,11 +129,9 @@ func TestPlaceOrderDuplicateMessage(t *testing.T) {
 		}
 	}
 	before := snapshot()
-	msgID := events.MessageID(id, events.NamePlaceOrder, 0)
 	// The last one is invalid by today's rules: still a duplicate, never dead-lettered.
 	for _, p := range []order.PlaceParams{params(id, line("SKU-A", 3)), params(id, line("SKU-A", 5)), params(id, line("SKU-A", 0))} {
-		last, dup, err := s.PlaceOrder(ctx, consumer, msgID, p, "corr-again")
-		status := last.Status
+		status, dup, err := testenv.Place(ctx, s, consumer, p, "corr-again")
 		if err != nil || !dup || status != "" {
 			t.Errorf("redelivery = %q, duplicate %v, %v; want duplicate", status, dup, err)
 		}
@@ -149,8 +148,7 @@ func TestPlaceOrderInvalidWritesNothing(t *testing.T) {
 	setStock(t, s, map[string]int64{"SKU-A": 10})
 	id := "0195a0c4-6c1e-7d2a-9b7e-000000000004"
 	bad := params(id, line("SKU-A", 0))
-	msgID := events.MessageID(id, events.NamePlaceOrder, 0)
-	if _, _, err := s.PlaceOrder(ctx, consumer, msgID, bad, "corr"); !errors.Is(err, order.ErrInvalid) {
+	if _, _, err := testenv.Place(ctx, s, consumer, bad, "corr"); !errors.Is(err, order.ErrInvalid) {
 		t.Fatalf("PlaceOrder of an invalid order = %v, want ErrInvalid", err)
 	}
 	if n := count(t, pool, `SELECT (SELECT count(*) FROM inbox) + (SELECT count(*) FROM orders) + (SELECT count(*) FROM outbox)`); n != 0 {

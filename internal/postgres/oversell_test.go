@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/shopflow/orders/domain/order"
-	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/internal/testenv"
 	"github.com/shopflow/orders/migrations"
@@ -27,7 +25,7 @@ func TestPlaceOrderNeverOversells(t *testing.T) {
 	if err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
 		t.Fatal(err)
 	}
-	s, err := postgres.NewStore(pool, time.Now)
+	s, err := postgres.NewStore(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +46,7 @@ func TestPlaceOrderNeverOversells(t *testing.T) {
 		id := fmt.Sprintf("0195a0c4-6c1e-7d2a-9b7e-%012d", i)
 		wg.Go(func() {
 			<-start
-			var last order.Change
-			last, _, errs[i] = s.PlaceOrder(ctx, consumer, events.MessageID(id, events.NamePlaceOrder, 0), params(id, lines...), "c")
-			statuses[i] = last.Status
+			statuses[i], _, errs[i] = testenv.PlaceAt(ctx, s, consumer, params(id, lines...), "c", clock)
 		})
 	}
 	close(start)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/events"
 )
 
 // TestProjectionTakesEventsShuffledAndDuplicated delivers an order's event messages shuffled
@@ -19,7 +20,7 @@ func TestProjectionTakesEventsShuffledAndDuplicated(t *testing.T) {
 	const id = "0195a0c4-6c1e-7d2a-9b7e-0000000a0001"
 	place(t, s, params(id, line("A", 3))) // placed v1, reserved v2
 	step := func(fn func(*order.Order) error) {
-		if _, err := s.UpdateOrder(ctx, "", "", "c", id, fn); err != nil {
+		if _, err := s.UpdateOrder(ctx, events.Unsolicited("c"), id, fn); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,7 +30,7 @@ func orderFixture(t *testing.T, s *postgres.Store, n int) []string {
 			steps = append(steps, func(o *order.Order) error { return o.Cancel("cancel_requested", clock) })
 		}
 		for _, step := range steps {
-			if _, err := s.UpdateOrder(ctx, "", "", "c", ids[i], step); err != nil {
+			if _, err := s.UpdateOrder(ctx, events.Unsolicited("c"), ids[i], step); err != nil {
 				t.Fatal(err)
 			}
 		}

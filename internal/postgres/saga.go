@@ -12,14 +12,17 @@ import (
 	"github.com/shopflow/orders/events"
 )
 
-// UpdateOrder runs one step of an order's saga in a transaction: it records messageID in the
-// consumer's inbox (events it appends carry correlationID) (a message seen before changes nothing and returns duplicate), locks and
-// loads the order, lets fn change it, then writes the new status, history, stock effects and
-// outbox events. fn may call the payment gateway while the row is locked: a concurrent step
-// of the same order waits, and a crash before the commit rolls everything back, so the
-// redelivered message repeats the call with the same idempotency key. An empty messageID
-// skips the inbox (the sweeper's steps). fn's error rolls back and is returned wrapped.
-func (s *Store) UpdateOrder(ctx context.Context, consumer, messageID, correlationID, id string, fn func(*order.Order) error) (duplicate bool, err error) {
+// UpdateOrder runs one step of an order's saga in a transaction: it records the delivery in
+// its consumer's inbox (a message seen before changes nothing and returns duplicate), locks
+// and loads the order, lets fn change it, then writes the new status, history, stock effects
+// and outbox events (carrying the delivery's correlation id). A delivery without a message
+// (a sweep, an operator command) writes no inbox row.
+//
+// fn may call the payment gateway while the row is locked: a concurrent step of the same
+// order waits, and a crash before the commit rolls everything back, so the redelivered
+// message repeats the call with the same idempotency key. fn's error rolls back and is
+// returned wrapped, unclassified.
+func (s *Store) UpdateOrder(ctx context.Context, d events.Delivery, id string, fn func(*order.Order) error) (duplicate bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		duplicate = false // the closure runs again after a deadlock or serialization failure
 		// One round trip claims the inbox, locks the order and reads it. So a duplicate, too,
@@ -31,10 +34,8 @@ func (s *Store) UpdateOrder(ctx context.Context, consumer, messageID, correlatio
 		// waiting on the payment gateway); then it fails and is retried later, instead of
 		// holding a pool connection for as long as the other takes.
 		b.Queue(`SET LOCAL lock_timeout = '5s'`)
-		fresh := true
-		if messageID != "" {
-			queueClaimInbox(b, consumer, messageID, &fresh)
-		}
+		var fresh bool
+		queueClaimInbox(b, d, &fresh)
 		load := queueLoadOrder(b, id, " FOR UPDATE")
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("claim inbox and load order: %w", err)
@@ -51,7 +52,7 @@ func (s *Store) UpdateOrder(ctx context.Context, consumer, messageID, correlatio
 		if err := fn(o); err != nil {
 			return stepError{err}
 		}
-		return saveChanges(ctx, tx, o, before, correlationID)
+		return saveChanges(ctx, tx, o, before, d.CorrelationID)
 	})
 	var se stepError
 	if errors.As(err, &se) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,15 +13,15 @@ import (
 // Store reads and writes orders, stock, the inbox and the outbox.
 type Store struct {
 	pool *pgxpool.Pool
-	now  func() time.Time
 }
 
-// NewStore returns a store over pool; now is the clock used for stamps the rules need.
-func NewStore(pool *pgxpool.Pool, now func() time.Time) (*Store, error) {
-	if pool == nil || now == nil {
-		return nil, errors.New("postgres: NewStore needs a pool and a clock")
+// NewStore returns a store over pool. The store keeps no clock: the stamps the rules need
+// come from the use cases that change an order.
+func NewStore(pool *pgxpool.Pool) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("postgres: NewStore needs a pool")
 	}
-	return &Store{pool: pool, now: now}, nil
+	return &Store{pool: pool}, nil
 }
 
 // Ping checks that the database answers; /readyz uses it.

@@ -1,6 +1,4 @@
-// Package housekeeping runs the periodic work that keeps the database from growing without
-// bound: today, pruning inbox rows that no redelivery can need any more.
-package housekeeping
+package jobs
 
 import (
 	"context"
@@ -17,8 +15,8 @@ type Pruner interface {
 	PruneInbox(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
-// Config says what to keep and how often to look.
-type Config struct {
+// HousekeepingConfig says what to keep and how often to look.
+type HousekeepingConfig struct {
 	// InboxRetention is how long an inbox row is kept. A message can be redelivered only while
 	// its stream holds it, so this must outlast the streams' MaxAge (30 days for events);
 	// default 31 days.
@@ -28,19 +26,20 @@ type Config struct {
 	Batch    int
 }
 
-// Housekeeper prunes the inbox every Interval.
+// Housekeeper keeps the database from growing without bound: it prunes, every Interval, the
+// inbox rows that no redelivery can need any more.
 type Housekeeper struct {
 	store  Pruner
-	cfg    Config
+	cfg    HousekeepingConfig
 	now    func() time.Time
 	log    *slog.Logger
 	pruned prometheus.Counter
 }
 
-// New returns a housekeeper over store.
-func New(store Pruner, cfg Config, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*Housekeeper, error) {
+// NewHousekeeper returns a housekeeper over store.
+func NewHousekeeper(store Pruner, cfg HousekeepingConfig, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*Housekeeper, error) {
 	if store == nil || now == nil || log == nil || reg == nil {
-		return nil, errors.New("housekeeping: New needs every dependency")
+		return nil, errors.New("jobs: NewHousekeeper needs every dependency")
 	}
 	if cfg.InboxRetention <= 0 {
 		cfg.InboxRetention = 31 * 24 * time.Hour
@@ -62,21 +61,12 @@ func New(store Pruner, cfg Config, now func() time.Time, log *slog.Logger, reg p
 	return h, nil
 }
 
-// Run prunes at once and then every Interval until ctx ends; it returns nil then. A failed
-// run is logged and tried again at the next.
+// Run prunes at once and then every Interval until ctx ends; it returns nil then.
 func (h *Housekeeper) Run(ctx context.Context) error {
-	t := time.NewTicker(h.cfg.Interval)
-	defer t.Stop()
-	for {
-		if _, err := h.PruneInbox(ctx); err != nil && ctx.Err() == nil {
-			h.log.WarnContext(ctx, "inbox pruning failed; retrying next run", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	return every(ctx, h.cfg.Interval, h.log, "inbox pruning", func(ctx context.Context) error {
+		_, err := h.PruneInbox(ctx)
+		return err
+	})
 }
 
 // PruneInbox deletes every inbox row older than the retention, a batch per transaction so

@@ -1,7 +1,4 @@
-// Package orderstats records the business metrics of orders: status transitions, time from
-// the 202 to each status, rejections by reason, revenue, payment declines. Every worker of a
-// process shares one Stats.
-package orderstats
+package saga
 
 import (
 	"fmt"
@@ -14,7 +11,9 @@ import (
 	"github.com/shopflow/orders/domain/payment"
 )
 
-// Stats holds the business metrics.
+// Stats records the business metrics of orders: status transitions, time from the 202 to each
+// status, rejections by reason, revenue, payment declines. Every use case of a process shares
+// one Stats.
 type Stats struct {
 	transitions *prometheus.CounterVec
 	rejections  *prometheus.CounterVec
@@ -25,8 +24,8 @@ type Stats struct {
 	duplicates  *prometheus.CounterVec
 }
 
-// New registers the metrics on reg.
-func New(reg prometheus.Registerer) (*Stats, error) {
+// NewStats registers the metrics on reg.
+func NewStats(reg prometheus.Registerer) (*Stats, error) {
 	s := &Stats{
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_order_transitions_total", Help: "Order status transitions, by the status reached.",
@@ -59,13 +58,8 @@ func New(reg prometheus.Registerer) (*Stats, error) {
 	return s, nil
 }
 
-// Placed records an order taken in (pending) and the status it reached in the same step.
-func (s *Stats) Placed(c order.Change, acceptedAt time.Time) {
-	s.transitions.WithLabelValues(string(order.StatusPending)).Inc()
-	s.record(c, acceptedAt, "", 0)
-}
-
-// Changes records the transitions o made after version before (committed by the caller).
+// Changes records the transitions o made after version before (committed by the caller); an
+// order just taken in has version 0 before.
 func (s *Stats) Changes(o *order.Order, before int) {
 	for _, c := range o.History() {
 		if c.Version > before {
@@ -76,6 +70,9 @@ func (s *Stats) Changes(o *order.Order, before int) {
 
 func (s *Stats) record(c order.Change, acceptedAt time.Time, currency string, total int64) {
 	s.transitions.WithLabelValues(string(c.Status)).Inc()
+	if c.Status == order.StatusPending {
+		return // reached at the 202 itself: no time to it
+	}
 	s.timeTo.WithLabelValues(string(c.Status)).Observe(c.At.Sub(acceptedAt).Seconds())
 	switch c.Status {
 	case order.StatusRejected:

@@ -1,4 +1,4 @@
-package housekeeping_test
+package jobs_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/shopflow/orders/handlers/housekeeping"
+	"github.com/shopflow/orders/internal/jobs"
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/internal/testenv"
 )
@@ -21,7 +21,7 @@ func TestPruneInboxKeepsWhatAStreamCouldRedeliver(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Pool(t)
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	store, err := postgres.NewStore(pool, func() time.Time { return now })
+	store, err := postgres.NewStore(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestPruneInboxKeepsWhatAStreamCouldRedeliver(t *testing.T) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	h, err := housekeeping.New(store, housekeeping.Config{Batch: 4}, func() time.Time { return now }, slog.New(slog.DiscardHandler), reg)
+	h, err := jobs.NewHousekeeper(store, jobs.HousekeepingConfig{Batch: 4}, func() time.Time { return now }, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

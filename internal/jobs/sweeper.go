@@ -1,18 +1,27 @@
-package payment
+package jobs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/events"
 )
 
 // Lister finds orders resting in a status since before a cutoff, oldest first.
 type Lister interface {
 	OrdersInStatusSince(ctx context.Context, status order.Status, cutoff time.Time, limit int) ([]string, error)
+}
+
+// Saga is the use cases the sweeper drives orders with; see saga.Service.
+type Saga interface {
+	Expire(ctx context.Context, d events.Delivery, id string) error
+	Capture(ctx context.Context, d events.Delivery, id string) error
+	Park(ctx context.Context, d events.Delivery, id, reason string) error
 }
 
 // SweepConfig says when an order has waited too long.
@@ -28,9 +37,11 @@ type SweepConfig struct {
 
 // Sweeper drives orders that no message will move any more, so that nothing waits forever.
 type Sweeper struct {
-	h    *Handler
+	saga Saga
 	list Lister
 	cfg  SweepConfig
+	now  func() time.Time
+	log  *slog.Logger
 	// failures counts consecutive failed sweeps per order. An order whose sweep keeps failing
 	// is parked in needs_attention, so it neither waits forever nor blocks the orders behind
 	// it (each sweep takes the oldest first).
@@ -40,10 +51,13 @@ type Sweeper struct {
 // sweepAttempts is how many sweeps of one order may fail before it is parked.
 const sweepAttempts = 5
 
-// NewSweeper returns a sweeper that acts through h.
-func NewSweeper(h *Handler, list Lister, cfg SweepConfig) (*Sweeper, error) {
-	if h == nil || list == nil {
-		return nil, errors.New("payment: NewSweeper needs a handler and a lister")
+// origin correlates the sweeper's work, which no message carried (so it writes no inbox row).
+const origin = "sweeper"
+
+// NewSweeper returns a sweeper that acts through saga.
+func NewSweeper(saga Saga, list Lister, cfg SweepConfig, now func() time.Time, log *slog.Logger) (*Sweeper, error) {
+	if saga == nil || list == nil || now == nil || log == nil {
+		return nil, errors.New("jobs: NewSweeper needs every dependency")
 	}
 	if cfg.ReservationTTL <= 0 {
 		cfg.ReservationTTL = 15 * time.Minute
@@ -57,55 +71,34 @@ func NewSweeper(h *Handler, list Lister, cfg SweepConfig) (*Sweeper, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
 	}
-	return &Sweeper{h: h, list: list, cfg: cfg, failures: map[string]int{}}, nil
+	return &Sweeper{saga: saga, list: list, cfg: cfg, now: now, log: log, failures: map[string]int{}}, nil
 }
 
-// Run sweeps every Interval until ctx ends. Failures are logged and retried next sweep.
+// Run sweeps at once and then every Interval until ctx ends.
 func (s *Sweeper) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.h.log.WarnContext(ctx, "sweep failed; retrying next sweep", "err", err)
-			}
-		}
-	}
+	return every(ctx, s.cfg.Interval, s.log, "sweep", func(ctx context.Context) error {
+		_, err := s.Sweep(ctx)
+		return err
+	})
 }
 
 // Sweep expires reservations past their TTL (voiding any stray authorization first) and
 // captures orders left authorized. It returns how many orders it changed or tried.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
-	now := s.h.now()
-	expired, err1 := s.each(ctx, order.StatusReserved, now.Add(-s.cfg.ReservationTTL), func(ctx context.Context, o *order.Order) error {
-		if o.Status() != order.StatusReserved {
-			return nil
-		}
-		if err := s.h.voidStrayAuthorization(ctx, o); err != nil {
-			return err
-		}
-		return o.Expire(s.h.now())
-	})
-	driven, err2 := s.each(ctx, order.StatusAuthorized, now.Add(-s.cfg.StuckAfter), func(ctx context.Context, o *order.Order) error {
-		if o.Status() != order.StatusAuthorized {
-			return nil
-		}
-		return s.h.capture(ctx, o)
-	})
+	now := s.now()
+	expired, err1 := s.each(ctx, order.StatusReserved, now.Add(-s.cfg.ReservationTTL), s.saga.Expire)
+	driven, err2 := s.each(ctx, order.StatusAuthorized, now.Add(-s.cfg.StuckAfter), s.saga.Capture)
 	return expired + driven, errors.Join(err1, err2)
 }
 
-func (s *Sweeper) each(ctx context.Context, status order.Status, cutoff time.Time, fn func(context.Context, *order.Order) error) (int, error) {
+func (s *Sweeper) each(ctx context.Context, status order.Status, cutoff time.Time, drive func(context.Context, events.Delivery, string) error) (int, error) {
 	ids, err := s.list.OrdersInStatusSince(ctx, status, cutoff, s.cfg.Batch)
 	if err != nil {
 		return 0, err
 	}
 	var errs []error
 	for _, id := range ids {
-		err := s.h.run(ctx, "", "", "sweeper", id, fn)
+		err := drive(ctx, events.Unsolicited(origin), id)
 		if err == nil || errors.Is(err, fault.ErrUnavailable) { // an outage says nothing about the order
 			delete(s.failures, id)
 			errs = append(errs, err)
@@ -115,12 +108,7 @@ func (s *Sweeper) each(ctx context.Context, status order.Status, cutoff time.Tim
 		errs = append(errs, fmt.Errorf("sweep %s order %s (failure %d): %w", status, id, s.failures[id], err))
 		if s.failures[id] >= sweepAttempts {
 			delete(s.failures, id)
-			errs = append(errs, s.h.run(ctx, "", "", "sweeper", id, func(_ context.Context, o *order.Order) error {
-				if o.Status().Settled() {
-					return nil
-				}
-				return o.FlagForAttention("sweep_failed", s.h.now())
-			}))
+			errs = append(errs, s.saga.Park(ctx, events.Unsolicited(origin), id, "sweep_failed"))
 		}
 	}
 	return len(ids), errors.Join(errs...)

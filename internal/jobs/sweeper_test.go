@@ -1,0 +1,70 @@
+package jobs_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	domainpayment "github.com/shopflow/orders/domain/payment"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/gateway/simulated"
+	"github.com/shopflow/orders/internal/jobs"
+	"github.com/shopflow/orders/internal/testenv"
+)
+
+func newSweeper(t *testing.T, s jobs.Saga, list jobs.Lister, cfg jobs.SweepConfig) *jobs.Sweeper {
+	t.Helper()
+	sw, err := jobs.NewSweeper(s, list, cfg, time.Now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sw
+}
+
+func TestSweeper(t *testing.T) {
+	t.Parallel()
+	w := testenv.NewSagaWorld(t, simulated.Config{})
+	const stale, stray, authorized = "0195a0c4-6c1e-7d2a-9b7e-00000000d001", "0195a0c4-6c1e-7d2a-9b7e-00000000d002", "0195a0c4-6c1e-7d2a-9b7e-00000000d003"
+	for _, id := range []string{stale, stray, authorized} {
+		w.Place(t, id, "tok_visa")
+	}
+	// An authorize step that reached the gateway and died before its commit leaves a hold.
+	_, err := w.GW.Authorize(context.Background(), domainpayment.AuthorizeRequest{
+		IdempotencyKey: domainpayment.IdempotencyKey(stray, domainpayment.OpAuthorize), OrderID: stray, Amount: 1500, Currency: "EUR", Token: "tok_visa",
+	})
+	testenv.Must(t, err)
+	testenv.Must(t, w.Saga.Authorize(context.Background(), events.Unsolicited("test"), authorized))
+	time.Sleep(20 * time.Millisecond)
+	sw := newSweeper(t, w.Saga, w.Store, jobs.SweepConfig{ReservationTTL: time.Millisecond, StuckAfter: time.Millisecond})
+	if _, err := sw.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{stale: "expired", stray: "expired", authorized: "confirmed"} {
+		if s := w.State(t, id); s.Status != want {
+			t.Errorf("order %s: %s, want %s", id, s.Status, want)
+		}
+	}
+	if s := w.State(t, stray); s.Reserved != 0 || s.OnHand != 7 || s.Ops["void"] != 1 {
+		t.Errorf("after the sweep: %+v; want on_hand 7, reserved 0 and the stray order's hold voided", s)
+	}
+}
+
+// TestSweepThatKeepsFailing: an order whose sweep fails every time (the gateway is broken) is
+// parked in needs_attention after a few sweeps instead of blocking the sweeper for good.
+func TestSweepThatKeepsFailing(t *testing.T) {
+	t.Parallel()
+	w := testenv.NewSagaWorld(t, simulated.Config{})
+	const id = "0195a0c4-6c1e-7d2a-9b7e-00000000d101"
+	w.Place(t, id, "tok_visa")
+	broken := w.Over(t, w.Store, w.Gateway(t, simulated.Config{FailureRate: 1}))
+	sw := newSweeper(t, broken, w.Store, jobs.SweepConfig{ReservationTTL: time.Nanosecond})
+	for i := 1; i <= 5; i++ {
+		if _, err := sw.Sweep(context.Background()); err == nil {
+			t.Fatalf("sweep %d succeeded with a broken gateway", i)
+		}
+	}
+	if s := w.State(t, id); s.Status != "needs_attention" || s.Reason != "sweep_failed" {
+		t.Errorf("after 5 failed sweeps: %+v, want needs_attention sweep_failed", s)
+	}
+}
