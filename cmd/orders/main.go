@@ -24,16 +24,18 @@ func main() {
 const usage = `usage: orders <command> [flags]
 
 commands:
-  run       API, inventory worker and outbox relay in one process (embedded NATS when NATS_URL is unset)
+  run       the API and every worker role in one process (embedded NATS when NATS_URL is unset)
   api       the HTTP API only (needs NATS_URL)
-  worker    workers only: --roles inventory,relay (needs NATS_URL)
+  worker    workers only, every role unless --roles names some of:
+            inventory,payment,relay,reporting,sweeper (needs NATS_URL)
   migrate   create the database if missing and apply migrations, then exit
   keys      create, list and revoke API keys
   attention    resolve an order parked in needs_attention once its cause is fixed
   projections  rebuild the read side from the event store (safe while the service runs)
   deadletters  list the dead-letter stream, redrive messages to where they came from
 
-Run "orders <command> -h" for the flags; each flag also reads the environment variable in its help.`
+Run "orders <command> -h" for the flags; each flag also reads the environment variable in its help.
+Operator commands (keys, attention, projections) never migrate: run "orders migrate" first.`
 
 // run is the composition root: it parses the command line and environment, wires the
 // adapters and runs until ctx ends.

@@ -109,6 +109,9 @@ func TestKeysCommandAndHashedStorage(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": dbURL, "DATA_DIR": t.TempDir(), "AUTH_CACHE_TTL": "0s"}
 	getenv := func(k string) string { return env[k] }
 	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, getenv, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
 	if err := run(context.Background(), []string{"keys", "create", "--role", "storefront", "--storefront", "shop-c"}, getenv, &out, &errOut); err != nil {
 		t.Fatalf("keys create: %v\n%s", err, errOut.String())
 	}

@@ -30,6 +30,9 @@ import (
 // requests, finish the messages in flight, relay the events they produced, close connections.
 func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	log := newLogger(cfg, stdout)
+	if err := migrate(ctx, cfg); err != nil {
+		return err
+	}
 	store, pool, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -126,10 +129,16 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger, servers []*http.S
 	return err
 }
 
-// openStore opens the database (see openDatabase) and the store over it; close the pool.
+// openStore opens the service's pool as the service role, and the store over it; close the
+// pool. It neither creates the database nor migrates it (migrate does, as the migration role),
+// and fails when the schema is behind this binary's migrations.
 func openStore(ctx context.Context, cfg Config) (*postgres.Store, *pgxpool.Pool, error) {
-	pool, err := openDatabase(ctx, cfg)
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.WithMaxConns(cfg.DBMaxConns))
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := postgres.CheckMigrated(ctx, pool, migrations.FS); err != nil {
+		pool.Close()
 		return nil, nil, err
 	}
 	store, err := postgres.NewStore(pool)
@@ -140,16 +149,9 @@ func openStore(ctx context.Context, cfg Config) (*postgres.Store, *pgxpool.Pool,
 	return store, pool, nil
 }
 
-// openDatabase creates the database if missing and applies migrations as the migration role,
-// then opens the service's pool as the service role (the same one unless
-// MIGRATE_DATABASE_URL is set).
-func openDatabase(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
-	if err := migrate(ctx, cfg); err != nil {
-		return nil, err
-	}
-	return postgres.Connect(ctx, cfg.DatabaseURL, postgres.WithMaxConns(cfg.DBMaxConns))
-}
-
+// migrate creates the database if missing and applies migrations as the migration role
+// (MIGRATE_DATABASE_URL, or the service's role when unset). Only the service's own commands
+// (run, api, worker, migrate) call it; operator commands never change the schema.
 func migrate(ctx context.Context, cfg Config) error {
 	if err := postgres.EnsureDatabase(ctx, cfg.migrateURL()); err != nil {
 		return err

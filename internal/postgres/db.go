@@ -105,3 +105,32 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS) error {
 	}
 	return nil
 }
+
+// CheckMigrated returns an error unless the database holds the newest migration in
+// migrations: an operator command runs against the schema the service made, and never changes
+// it (goose's own check would create its version table, so this reads it directly).
+func CheckMigrated(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS) error {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations)
+	if err != nil {
+		return fmt.Errorf("migration provider: %w", err)
+	}
+	var want int64
+	for _, src := range provider.ListSources() {
+		want = max(want, src.Version)
+	}
+	var have int64
+	err = pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&have)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: never migrated
+		err, have = nil, 0
+	}
+	if err != nil {
+		return fmt.Errorf("read the schema version: %w", unavailable(err))
+	}
+	if have < want {
+		return fmt.Errorf("the database schema is at version %d, this binary needs %d: run 'orders migrate' (or start the service) first", have, want)
+	}
+	return nil
+}
