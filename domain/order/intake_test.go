@@ -47,3 +47,20 @@ func TestTakeInRejectsWithTheShortage(t *testing.T) {
 		t.Fatalf("second TakeIn: %v, want ErrInvalidTransition", err)
 	}
 }
+
+func TestRefuseSettlesWhatCanBeRead(t *testing.T) {
+	p := order.PlaceParams{ID: "0b5c4a5e-2f7d-4a53-9e7c-1f2d3c4b5a69", Storefront: "s", Currency: "??",
+		Lines: []order.Line{{SKU: "A", Quantity: 0, UnitPrice: 1}}, PaymentToken: "tok_visa"}
+	o := order.Refuse(p, "lines[0].quantity: must be positive", time.Unix(200, 0))
+	h := o.History()
+	if o.Status() != order.StatusRejected || o.Version() != 2 || h[1].Reason != "invalid_command: lines[0].quantity: must be positive" {
+		t.Fatalf("%s v%d %q; want rejected v2 with the reason", o.Status(), o.Version(), h[1].Reason)
+	}
+	if o.Currency() != "XXX" || len(o.Lines()) != 0 || o.PaymentToken() != "" || o.Storefront() != "s" || !o.AcceptedAt().Equal(time.Unix(200, 0)) {
+		t.Errorf("currency %q lines %v token %q storefront %q accepted %v; want XXX, none, none, s, the refusal time",
+			o.Currency(), o.Lines(), o.PaymentToken(), o.Storefront(), o.AcceptedAt())
+	}
+	if evs := o.Events(); len(evs) != 2 {
+		t.Errorf("%d events, want Placed and Rejected", len(evs))
+	}
+}

@@ -15,9 +15,10 @@ import (
 	"github.com/shopflow/orders/events"
 )
 
-// Saga is the use case the handler calls; see saga.Service.Place.
+// Saga is the use cases the handler calls; see saga.Service.
 type Saga interface {
 	Place(ctx context.Context, d events.Delivery, p order.PlaceParams) error
+	Refuse(ctx context.Context, d events.Delivery, p order.PlaceParams, why string) (recorded bool, err error)
 }
 
 // Handler handles order.place.v1.
@@ -34,22 +35,49 @@ func NewHandler(saga Saga, log *slog.Logger) (*Handler, error) {
 	return &Handler{saga: saga, log: log}, nil
 }
 
-// PlaceOrder creates the order and reserves its stock, or rejects it. A message that cannot
-// be decoded or holds an invalid order returns a permanent error (dead-lettered); a database
-// failure returns a plain error (retried with back-off).
+// PlaceOrder takes the order in: reserved, or rejected for want of stock. Every command was
+// answered with a 202, so its order must settle whatever happens:
+//   - A command applied before is acknowledged, even if today's rules would refuse it (the
+//     store sees the inbox row before the rules).
+//   - A command that no retry can fix (unreadable, or breaking the rules) is recorded as a
+//     rejected order with the reason, then dead-lettered for an operator to look at.
+//   - Anything else is an outage of the database, whatever PostgreSQL called it: retried
+//     without limit (fault.ErrUnavailable), never dead-lettered.
 func (h *Handler) PlaceOrder(msg *message.Message) error {
 	env, err := events.ParseEnvelope(msg.UUID, msg.Metadata, msg.Payload)
 	if err != nil {
-		return fault.Permanent(err)
+		return fault.Permanent(err) // no order id to settle: dead letter only
 	}
+	ctx := msg.Context()
+	d := events.Delivered(events.ConsumerInventoryPlaceOrder, env)
 	params, err := events.DecodePlaceOrder(env)
 	if err != nil {
-		return fault.Permanent(err)
+		return h.refuse(ctx, d, order.PlaceParams{ID: env.OrderID}, err)
 	}
-	if err := order.Validate(params); err != nil {
-		h.log.WarnContext(msg.Context(), "invalid order command dead-lettered", "order_id", params.ID,
+	err = h.saga.Place(ctx, d, params)
+	switch {
+	case err == nil || errors.Is(err, fault.ErrUnavailable):
+		return err
+	case errors.Is(err, order.ErrInvalid):
+		return h.refuse(ctx, d, params, err)
+	default:
+		h.log.ErrorContext(ctx, "intake failed; retrying as an outage", "order_id", params.ID,
 			"correlation_id", env.CorrelationID, "err", err)
-		return fault.Permanent(fmt.Errorf("order %s: %w", params.ID, err))
+		return fmt.Errorf("%w: %w", fault.ErrUnavailable, err)
 	}
-	return h.saga.Place(msg.Context(), events.Delivered(events.ConsumerInventoryPlaceOrder, env), params)
+}
+
+// refuse settles the order of a command that can never be taken in, then dead-letters the
+// command; a command refused before is acknowledged.
+func (h *Handler) refuse(ctx context.Context, d events.Delivery, p order.PlaceParams, why error) error {
+	recorded, err := h.saga.Refuse(ctx, d, p, why.Error())
+	if err != nil {
+		return fmt.Errorf("record refused order %s: %w", p.ID, err)
+	}
+	if !recorded {
+		return nil
+	}
+	h.log.WarnContext(ctx, "invalid order command rejected and dead-lettered", "order_id", p.ID,
+		"correlation_id", d.CorrelationID, "err", why)
+	return fault.Permanent(fmt.Errorf("order %s: %w", p.ID, why))
 }

@@ -55,7 +55,7 @@ func (s *Store) TakeIn(ctx context.Context, d events.Delivery, p order.PlacePara
 			}
 		}
 		taken = o
-		return insertOrder(ctx, tx, o, d.CorrelationID)
+		return insertOrder(ctx, tx, o, d.CorrelationID, true)
 	})
 	var se stepError
 	if errors.As(err, &se) {
@@ -139,15 +139,35 @@ func claimAndReserve(ctx context.Context, tx pgx.Tx, d events.Delivery, plan []o
 	return true, &inventory.Shortage{SKU: sku, Reason: reason}, nil
 }
 
+// Refuse records o, an order refused at intake (order.Refuse), with d's inbox row, or returns
+// duplicate when d's message was applied before.
+func (s *Store) Refuse(ctx context.Context, d events.Delivery, o *order.Order) (duplicate bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		fresh, err := claimInbox(ctx, tx, d)
+		if err != nil || !fresh {
+			duplicate = err == nil
+			return err
+		}
+		duplicate = false
+		return insertOrder(ctx, tx, o, d.CorrelationID, false)
+	})
+	if err != nil {
+		return false, fmt.Errorf("refuse order %s: %w", o.ID(), err)
+	}
+	return duplicate, nil
+}
+
 // insertOrder writes a new order with its lines, history, reservations and outbox events in
-// one round trip.
-func insertOrder(ctx context.Context, tx pgx.Tx, o *order.Order, correlationID string) error {
+// one round trip; inReservation releases the reservation's savepoint first.
+func insertOrder(ctx context.Context, tx pgx.Tx, o *order.Order, correlationID string, inReservation bool) error {
 	envs, err := events.FromOrder(o, correlationID)
 	if err != nil {
 		return err
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(`RELEASE SAVEPOINT ` + reservationSavepoint)
+	if inReservation {
+		batch.Queue(`RELEASE SAVEPOINT ` + reservationSavepoint)
+	}
 	batch.Queue(`INSERT INTO orders (id, storefront, customer_id, currency, total, payment_token, status, version, accepted_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		o.ID(), o.Storefront(), o.CustomerID(), o.Currency(), o.Total(), o.PaymentToken(),

@@ -38,7 +38,7 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 			return unavailable(err)
 		}
 	}
-	return fmt.Errorf("after %d attempts: %w", attempts, err)
+	return unavailable(fmt.Errorf("after %d attempts: %w", attempts, err))
 }
 
 func retryable(err error) bool {

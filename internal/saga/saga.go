@@ -23,6 +23,8 @@ type Store interface {
 	// TakeIn creates the order p describes, tries to hold its stock and lets decide choose
 	// its first step from what is missing ("" when everything is held).
 	TakeIn(ctx context.Context, d events.Delivery, p order.PlaceParams, decide func(o *order.Order, missing string) error) (taken *order.Order, duplicate bool, err error)
+	// Refuse records an order refused at intake, or returns duplicate.
+	Refuse(ctx context.Context, d events.Delivery, o *order.Order) (duplicate bool, err error)
 	// UpdateOrder locks and loads order id and lets fn change it.
 	UpdateOrder(ctx context.Context, d events.Delivery, id string, fn func(*order.Order) error) (duplicate bool, err error)
 }
@@ -60,6 +62,23 @@ func (s *Service) Place(ctx context.Context, d events.Delivery, p order.PlacePar
 	}
 	s.recorded(ctx, d, taken, 0, "order placed")
 	return nil
+}
+
+// Refuse records a PlaceOrder command that can never be taken in (why says what is wrong with
+// it) as an order rejected at once, so that its id settles. It returns whether it recorded it
+// now (false: the command was refused or taken in before).
+func (s *Service) Refuse(ctx context.Context, d events.Delivery, p order.PlaceParams, why string) (bool, error) {
+	o := order.Refuse(p, why, s.now())
+	dup, err := s.store.Refuse(ctx, d, o)
+	if err != nil {
+		return false, err
+	}
+	if dup {
+		s.stats.Duplicate(d.Consumer)
+		return false, nil
+	}
+	s.recorded(ctx, d, o, 0, "order refused")
+	return true, nil
 }
 
 // step applies fn to order id in one transaction and records the transitions it made.
