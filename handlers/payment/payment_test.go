@@ -154,7 +154,8 @@ func TestCancelPaths(t *testing.T) {
 	})
 }
 
-// TestCompensationThatKeepsFailing: a void that fails on every try is retried; on the last
+// TestCompensationThatKeepsFailing: a void that the gateway refuses on every try (an error of
+// no kind the saga knows: it cannot succeed until someone acts) is retried; on the last
 // delivery the order is parked in needs_attention and the command is dead-lettered.
 func TestCompensationThatKeepsFailing(t *testing.T) {
 	t.Parallel()
@@ -162,7 +163,7 @@ func TestCompensationThatKeepsFailing(t *testing.T) {
 	const id = "0195a0c4-6c1e-7d2a-9b7e-00000000c001"
 	w.Place(t, id, "tok_visa")
 	testenv.Must(t, w.h.StockReserved(w.Event(t, id, events.NameStockReserved)))
-	broken := w.handler(t, w.Over(t, w.Store, w.Gateway(t, simulated.Config{FailureRate: 1})))
+	broken := w.handler(t, w.Over(t, w.Store, testenv.RefusingGateway{Gateway: w.GW, Err: errors.New("gateway: authorization locked")}))
 	err := broken.CancelOrder(cancelMsg(t, id))
 	if err == nil || fault.IsPermanent(err) {
 		t.Fatalf("first failure: %v; want a retryable error", err)
@@ -222,5 +223,31 @@ func TestADeclineIsCountedOnceWhenItsStepRunsTwice(t *testing.T) {
 	}
 	if n := testenv.Counter(t, w.Reg, "orders_payment_declines_total", "stage", "authorize"); n != 1 {
 		t.Errorf("orders_payment_declines_total{stage=authorize} = %v after a step that ran twice, want 1", n)
+	}
+}
+
+// TestAGatewayOutageIsRetriedNotParked: transient gateway failures on every call are an outage
+// (fault.ErrUnavailable), on every step, even on the last delivery of a cancel: the router
+// retries them for as long as they last and the order is never parked for them.
+func TestAGatewayOutageIsRetriedNotParked(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, simulated.Config{})
+	const authorizeID, captureID = "0195a0c4-6c1e-7d2a-9b7e-00000000c101", "0195a0c4-6c1e-7d2a-9b7e-00000000c102"
+	w.Place(t, authorizeID, "tok_visa")
+	w.Place(t, captureID, "tok_visa")
+	testenv.Must(t, w.h.StockReserved(w.Event(t, captureID, events.NameStockReserved)))
+	down := w.handler(t, w.Over(t, w.Store, w.Gateway(t, simulated.Config{FailureRate: 1})))
+	w.final = true
+	for name, err := range map[string]error{
+		"authorize": down.StockReserved(w.Event(t, authorizeID, events.NameStockReserved)),
+		"capture":   down.PaymentAuthorized(w.Event(t, captureID, events.NamePaymentAuthorized)),
+		"cancel":    down.CancelOrder(cancelMsg(t, captureID)),
+	} {
+		if !errors.Is(err, fault.ErrUnavailable) || fault.IsPermanent(err) {
+			t.Errorf("%s with the gateway down: %v; want an outage, never permanent", name, err)
+		}
+	}
+	if s := w.State(t, captureID); s.Status != "authorized" {
+		t.Errorf("after a cancel's last delivery with the gateway down, the order is %s; want authorized, not parked", s.Status)
 	}
 }

@@ -2,10 +2,12 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/shopflow/orders/domain/fault"
 	domainpayment "github.com/shopflow/orders/domain/payment"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/internal/gateway/simulated"
@@ -50,14 +52,15 @@ func TestSweeper(t *testing.T) {
 	}
 }
 
-// TestSweepThatKeepsFailing: an order whose sweep fails every time (the gateway is broken) is
-// parked in needs_attention after a few sweeps instead of blocking the sweeper for good.
+// TestSweepThatKeepsFailing: an order whose sweep fails every time (the gateway refuses to say
+// whether a hold exists) is parked in needs_attention after a few sweeps instead of blocking
+// the sweeper for good.
 func TestSweepThatKeepsFailing(t *testing.T) {
 	t.Parallel()
 	w := testenv.NewSagaWorld(t, simulated.Config{})
 	const id = "0195a0c4-6c1e-7d2a-9b7e-00000000d101"
 	w.Place(t, id, "tok_visa")
-	broken := w.Over(t, w.Store, w.Gateway(t, simulated.Config{FailureRate: 1}))
+	broken := w.Over(t, w.Store, testenv.RefusingGateway{Gateway: w.GW, Err: errors.New("gateway: account closed")})
 	sw := newSweeper(t, broken, w.Store, jobs.SweepConfig{ReservationTTL: time.Nanosecond})
 	for i := 1; i <= 5; i++ {
 		if _, err := sw.Sweep(context.Background()); err == nil {
@@ -66,5 +69,37 @@ func TestSweepThatKeepsFailing(t *testing.T) {
 	}
 	if s := w.State(t, id); s.Status != "needs_attention" || s.Reason != "sweep_failed" {
 		t.Errorf("after 5 failed sweeps: %+v, want needs_attention sweep_failed", s)
+	}
+}
+
+// TestAGatewayOutageNeverParks: a gateway that fails transiently on every call is an outage:
+// the sweeper keeps trying, never parks the order, and settles it once the gateway is back.
+func TestAGatewayOutageNeverParks(t *testing.T) {
+	t.Parallel()
+	w := testenv.NewSagaWorld(t, simulated.Config{})
+	const reserved, authorized = "0195a0c4-6c1e-7d2a-9b7e-00000000d201", "0195a0c4-6c1e-7d2a-9b7e-00000000d202"
+	w.Place(t, reserved, "tok_visa")
+	w.Place(t, authorized, "tok_visa")
+	testenv.Must(t, w.Saga.Authorize(context.Background(), events.Unsolicited("test"), authorized))
+	down := w.Over(t, w.Store, w.Gateway(t, simulated.Config{FailureRate: 1}))
+	cfg := jobs.SweepConfig{ReservationTTL: time.Nanosecond, StuckAfter: time.Nanosecond}
+	sw := newSweeper(t, down, w.Store, cfg)
+	for i := 1; i <= 8; i++ {
+		if _, err := sw.Sweep(context.Background()); !errors.Is(err, fault.ErrUnavailable) {
+			t.Fatalf("sweep %d with the gateway down: %v; want an outage", i, err)
+		}
+	}
+	for id, want := range map[string]string{reserved: "reserved", authorized: "authorized"} {
+		if s := w.State(t, id); s.Status != want {
+			t.Errorf("after 8 sweeps with the gateway down, order %s is %s; want %s still", id, s.Status, want)
+		}
+	}
+	if _, err := newSweeper(t, w.Saga, w.Store, cfg).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{reserved: "expired", authorized: "confirmed"} {
+		if s := w.State(t, id); s.Status != want {
+			t.Errorf("once the gateway is back, order %s is %s; want %s", id, s.Status, want)
+		}
 	}
 }

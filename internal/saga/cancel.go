@@ -95,14 +95,14 @@ func (s *Service) voidStrayAuthorization(ctx context.Context, o *order.Order) er
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("look up authorization of %s: %w", o.ID(), err)
+		return gatewayError("look up the authorization of", o.ID(), err)
 	}
 	return s.void(ctx, o.ID(), auth)
 }
 
 func (s *Service) refund(ctx context.Context, o *order.Order, reason string) error {
 	if err := s.gw.Refund(ctx, payment.IdempotencyKey(o.ID(), payment.OpRefund), authorizationOf(o)); err != nil {
-		return fmt.Errorf("refund %s: %w", o.ID(), err)
+		return gatewayError("refund", o.ID(), err)
 	}
 	return o.Refund(reason, s.now())
 }
@@ -112,7 +112,7 @@ func (s *Service) refund(ctx context.Context, o *order.Order, reason string) err
 func (s *Service) void(ctx context.Context, orderID string, auth payment.Authorization) error {
 	err := s.gw.Void(ctx, payment.IdempotencyKey(orderID, payment.OpVoid), auth)
 	if err != nil && (errors.Is(err, payment.ErrAlreadyCaptured) || !errors.Is(err, payment.ErrDeclined)) {
-		return fmt.Errorf("void %s: %w", orderID, err)
+		return gatewayError("void", orderID, err)
 	}
 	return nil
 }

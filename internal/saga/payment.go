@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/domain/payment"
 	"github.com/shopflow/orders/events"
@@ -51,7 +52,7 @@ func (s *Service) authorize(ctx context.Context, o *order.Order) error {
 		return o.Cancel(payment.DeclineReason(payment.OpAuthorize, decline.Reason), s.now())
 	}
 	if err != nil {
-		return fmt.Errorf("authorize %s: %w", o.ID(), err)
+		return gatewayError("authorize", o.ID(), err)
 	}
 	return o.Authorize(auth.ID, s.now())
 }
@@ -67,11 +68,22 @@ func (s *Service) capture(ctx context.Context, o *order.Order) error {
 		return o.Cancel(payment.DeclineReason(payment.OpCapture, decline.Reason), s.now())
 	}
 	if err != nil {
-		return fmt.Errorf("capture %s: %w", o.ID(), err)
+		return gatewayError("capture", o.ID(), err)
 	}
 	return o.Confirm(s.now())
 }
 
 func authorizationOf(o *order.Order) payment.Authorization {
 	return payment.Authorization{ID: o.AuthorizationID(), Amount: o.Total(), Currency: o.Currency()}
+}
+
+// gatewayError wraps a failed gateway call. A transient failure or an unknown outcome is an
+// outage of the gateway (fault.ErrUnavailable): the step is retried with back-off for as long
+// as it lasts, never given up on, so a sellable order is not parked for a gateway's bad
+// minutes. needs_attention is for compensations that cannot succeed.
+func gatewayError(op, orderID string, err error) error {
+	if errors.Is(err, payment.ErrTransient) || errors.Is(err, payment.ErrUnknownOutcome) {
+		return fmt.Errorf("%w: %s %s: %w", fault.ErrUnavailable, op, orderID, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, orderID, err)
 }

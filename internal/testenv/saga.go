@@ -145,3 +145,25 @@ func Must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// RefusingGateway is a gateway whose compensations (Find, Void, Refund) and captures fail with
+// Err, an error of no kind the saga knows (neither a decline nor transient): a compensation
+// that cannot succeed until an operator acts. Authorize goes through to the gateway it wraps.
+type RefusingGateway struct {
+	payment.Gateway
+	Err error
+}
+
+// Find fails with g.Err.
+func (g RefusingGateway) Find(context.Context, string, string) (payment.Authorization, error) {
+	return payment.Authorization{}, g.Err
+}
+
+// Capture fails with g.Err.
+func (g RefusingGateway) Capture(context.Context, string, payment.Authorization) error { return g.Err }
+
+// Void fails with g.Err.
+func (g RefusingGateway) Void(context.Context, string, payment.Authorization) error { return g.Err }
+
+// Refund fails with g.Err.
+func (g RefusingGateway) Refund(context.Context, string, payment.Authorization) error { return g.Err }
