@@ -119,14 +119,6 @@ func applyEvents(ctx context.Context, tx pgx.Tx, t projTables, evs []logEvent, f
 	return n, maxSeq, nil
 }
 
-// statusOf is the status each event name leads to.
-var statusOf = map[string]string{
-	events.NameOrderPlaced: "pending", events.NameStockReserved: "reserved", events.NameOrderRejected: "rejected",
-	events.NamePaymentAuthorized: "authorized", events.NameOrderConfirmed: "confirmed", events.NameOrderCancelled: "cancelled",
-	events.NameOrderExpired: "expired", events.NameOrderRefunded: "refunded", events.NameOrderNeedsAttention: "needs_attention",
-	events.NameOrderResumed: "", // back to the status the payload names
-}
-
 // eventBody is what the projections read of any order event.
 type eventBody struct {
 	Status string          `json:"status"`
@@ -135,18 +127,19 @@ type eventBody struct {
 }
 
 func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error {
-	status, ok := statusOf[e.name]
+	set, ok := events.StatusSetBy(e.name)
 	if !ok {
 		return nil // an event the read side does not show
 	}
+	status := string(set)
 	if e.name == events.NameOrderPlaced {
-		return applyPlaced(ctx, tx, t, e)
+		return applyPlaced(ctx, tx, t, e, status)
 	}
 	var body eventBody
 	if err := json.Unmarshal(e.payload, &body); err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
-	if status == "" {
+	if status == "" { // order.resumed.v1: back to the status its payload names
 		status = body.Status
 	}
 	change, _ := json.Marshal([]map[string]any{{"version": e.version, "status": status, "reason": body.Reason, "at": e.at.UTC()}})
@@ -172,20 +165,20 @@ func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error 
 	return applyEffects(ctx, tx, t, e, body)
 }
 
-func applyPlaced(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error {
+func applyPlaced(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, status string) error {
 	var p events.OrderPlacedV1
 	if err := json.Unmarshal(e.payload, &p); err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
 	lines, _ := json.Marshal(p.Lines)
-	history, _ := json.Marshal([]map[string]any{{"version": e.version, "status": "pending", "reason": "", "at": e.at.UTC()}})
+	history, _ := json.Marshal([]map[string]any{{"version": e.version, "status": status, "reason": "", "at": e.at.UTC()}})
 	_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (id, storefront, customer_id, currency, total, status, lines, history, accepted_at, updated_at, version)
-		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $8, $9)`, t.orders),
-		e.orderID, p.Storefront, p.CustomerID, p.Currency, p.Total, lines, history, p.At, e.version)
+		VALUES ($1, $2, $3, $4, $5, $10, $6, $7, $8, $8, $9)`, t.orders),
+		e.orderID, p.Storefront, p.CustomerID, p.Currency, p.Total, lines, history, p.At, e.version, status)
 	if err != nil {
 		return err
 	}
-	return count(ctx, tx, t, "pending", 1)
+	return count(ctx, tx, t, status, 1)
 }
 
 func count(ctx context.Context, tx pgx.Tx, t projTables, status string, delta int) error {
