@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 )
 
@@ -134,9 +135,9 @@ func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error 
 	change, _ := json.Marshal([]map[string]any{{"version": e.version, "status": status, "reason": ch.Reason, "at": e.at.UTC()}})
 	var previous string
 	err = tx.QueryRow(ctx, fmt.Sprintf(`UPDATE %[1]s o SET status = $2, version = $3, updated_at = $4, history = o.history || $5::jsonb,
-		confirmed_on = CASE WHEN $2 = 'confirmed' THEN ($4 AT TIME ZONE 'UTC')::date ELSE o.confirmed_on END
+		confirmed_on = CASE WHEN $2 = $6 THEN ($4 AT TIME ZONE 'UTC')::date ELSE o.confirmed_on END
 		FROM (SELECT status FROM %[1]s WHERE id = $1) AS before WHERE o.id = $1 AND o.version = $3 - 1 RETURNING before.status`, t.orders),
-		e.orderID, status, e.version, e.at, change).Scan(&previous)
+		e.orderID, status, e.version, e.at, change, string(order.StatusConfirmed)).Scan(&previous)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The version guard behind the lock: another projector applied it (one that locks
 		// another key, say, during a rolling upgrade). Roll back; the message is retried.
