@@ -1,6 +1,7 @@
-// Package events holds the wire contracts: command and event payloads with versioned names,
-// the subjects and streams that carry them and the consumer names that read them. Every name
-// here is frozen once released: renaming a consumer re-consumes its stream, renaming a message
+// Package events holds the wire contracts: command and event payloads with versioned names
+// and the only code that decodes them, the subjects and streams that carry them, the consumers
+// that read them (Consumers) and the status each event sets (StatusChanges). Every name here
+// is frozen once released: renaming a consumer re-consumes its stream, renaming a message
 // strands the ones already stored.
 package events
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -167,7 +166,7 @@ func (w *workers) subscriber(d deps, name string) (*messaging.Subscriber, error)
 		return nil, err
 	}
 	sub, err := messaging.NewSubscriber(js, messaging.SubscriberConfig{
-		Resolve:      resolveConsumer,
+		Resolve:      events.ResolveConsumer,
 		Concurrency:  d.cfg.Concurrency,
 		CloseTimeout: d.cfg.ShutdownTimeout,
 		Logger:       watermill.NewSlogLogger(d.log),
@@ -179,30 +178,12 @@ func (w *workers) subscriber(d deps, name string) (*messaging.Subscriber, error)
 	return sub, nil
 }
 
-// consumers lists every durable consumer: its subject, stream and frozen name.
-var consumers = []struct{ subject, stream, durable string }{
-	{events.SubjectPlaceOrder, events.StreamCommands, events.ConsumerInventoryPlaceOrder},
-	{events.EventSubject(events.NameStockReserved), events.StreamEvents, events.ConsumerPaymentStockReserved},
-	{events.EventSubject(events.NamePaymentAuthorized), events.StreamEvents, events.ConsumerPaymentAuthorized},
-	{events.SubjectCancelOrder, events.StreamCommands, events.ConsumerPaymentCancelOrder},
-	{events.SubjectsEvents, events.StreamEvents, events.ConsumerReportingProjections},
-}
-
-// resolveConsumer maps each subscribed subject to its stream and durable name.
-func resolveConsumer(topic string) (string, string, error) {
-	for _, c := range consumers {
-		if c.subject == topic {
-			return c.stream, c.durable, nil
-		}
-	}
-	return "", "", fmt.Errorf("no consumer is defined for subject %q", topic)
-}
-
 // consumerRefs are the consumers whose backlog /metrics reports.
 func consumerRefs() []messaging.ConsumerRef {
+	consumers := events.Consumers()
 	out := make([]messaging.ConsumerRef, len(consumers))
 	for i, c := range consumers {
-		out[i] = messaging.ConsumerRef{Stream: c.stream, Consumer: c.durable}
+		out[i] = messaging.ConsumerRef{Stream: c.Stream, Consumer: c.Durable}
 	}
 	return out
 }

@@ -8,7 +8,8 @@ import (
 // Status is an order's place in its lifecycle; the strings are the API's.
 type Status string
 
-// The lifecycle's statuses (see DESIGN.md, "Order lifecycle").
+// The lifecycle's statuses (see docs/ARCHITECTURE.md). Statuses lists them; saga.go says which
+// are settled, in flight, or may still be cancelled.
 const (
 	StatusPending        Status = "pending"
 	StatusReserved       Status = "reserved"

@@ -6,6 +6,21 @@ import (
 	"time"
 )
 
+// Statuses lists every status of the lifecycle, in the order an order may pass through them.
+// It returns a new slice each time, so that no caller can change the list another reads.
+func Statuses() []Status {
+	return []Status{StatusPending, StatusReserved, StatusAuthorized, StatusConfirmed, StatusRejected,
+		StatusCancelled, StatusRefunded, StatusExpired, StatusNeedsAttention}
+}
+
+// Valid reports whether s is one of the lifecycle's statuses: input from a client or a stored
+// row is checked with it before it is trusted.
+func (s Status) Valid() bool { return slices.Contains(Statuses(), s) }
+
+// InFlight reports whether s is a status an order passes through on its way to a settled one:
+// pending, reserved or authorized. Only those are watched for orders that stopped moving.
+func (s Status) InFlight() bool { return s.Valid() && !s.Settled() }
+
 // Settled reports whether s is final: no message or sweep will change it again.
 func (s Status) Settled() bool {
 	switch s {

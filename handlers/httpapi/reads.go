@@ -38,7 +38,7 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request, p access.Princi
 	q := r.URL.Query()
 	f := readmodel.OrderFilter{Storefront: p.Storefront, Status: q.Get("status"), CustomerID: q.Get("customer_id"),
 		Limit: defaultPageSize, Cursor: q.Get("cursor")}
-	if f.Status != "" && !knownStatus(f.Status) {
+	if f.Status != "" && !order.Status(f.Status).Valid() {
 		writeError(w, r, a.d.Log, &statusError{status: http.StatusBadRequest, field: "status", detail: "must be an order status"})
 		return
 	}
@@ -64,15 +64,6 @@ func (a *API) listOrders(w http.ResponseWriter, r *http.Request, p access.Princi
 			Total: o.Total, AcceptedAt: o.AcceptedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC()}
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func knownStatus(s string) bool {
-	switch order.Status(s) {
-	case order.StatusPending, order.StatusReserved, order.StatusAuthorized, order.StatusConfirmed, order.StatusRejected,
-		order.StatusCancelled, order.StatusRefunded, order.StatusExpired, order.StatusNeedsAttention:
-		return true
-	}
-	return false
 }
 
 type salesRowJSON struct {

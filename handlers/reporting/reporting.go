@@ -5,7 +5,6 @@ package reporting
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,11 +56,8 @@ func (h *Handler) Event(msg *message.Message) error {
 	if err != nil {
 		return fault.Permanent(err)
 	}
-	var ev struct {
-		Version int `json:"version"`
-	}
-	_ = json.Unmarshal(env.Payload, &ev) // no version: the projector checks the event store anyway
-	n, err := h.p.ProjectOrder(msg.Context(), env.OrderID, ev.Version)
+	version, _ := events.DecodeEventVersion(env) // 0 when unreadable: the projector checks the event store anyway
+	n, err := h.p.ProjectOrder(msg.Context(), env.OrderID, version)
 	if err != nil {
 		return err
 	}

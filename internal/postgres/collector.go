@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopflow/orders/domain/order"
 )
 
 // Collector reports, at scrape time, the pool's statistics, the outbox backlog and the age of
@@ -49,9 +51,6 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// inFlight are the statuses an order passes through; the others are settled.
-var inFlight = []string{"pending", "reserved", "authorized"}
-
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.store.pool.Stat()
@@ -81,7 +80,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if err == nil {
 		var n int64
-		if err = c.store.pool.QueryRow(ctx, `SELECT count(*) FROM orders WHERE status = 'needs_attention'`).Scan(&n); err == nil {
+		if err = c.store.pool.QueryRow(ctx, `SELECT count(*) FROM orders WHERE status = $1`, string(order.StatusNeedsAttention)).Scan(&n); err == nil {
 			gauge(c.attention, float64(n)) // no sample rather than a false 0 when the query failed
 		}
 	}
@@ -106,9 +105,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.up, up)
 }
 
+// inFlight lists the statuses an order passes through (the domain's InFlight), in lifecycle order.
+func inFlight() []string {
+	var out []string
+	for _, s := range order.Statuses() {
+		if s.InFlight() {
+			out = append(out, string(s))
+		}
+	}
+	return out
+}
+
 func (c *Collector) collectInFlight(ctx context.Context, gauge func(*prometheus.Desc, float64, ...string)) error {
 	rows, err := c.store.pool.Query(ctx, `SELECT s, COALESCE((SELECT EXTRACT(EPOCH FROM now() - min(updated_at)) FROM orders WHERE status = s), 0)::float8
-		FROM unnest($1::text[]) AS s`, inFlight)
+		FROM unnest($1::text[]) AS s`, inFlight())
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 )
 
@@ -119,42 +120,24 @@ func applyEvents(ctx context.Context, tx pgx.Tx, t projTables, evs []logEvent, f
 	return n, maxSeq, nil
 }
 
-// statusOf is the status each event name leads to.
-var statusOf = map[string]string{
-	events.NameOrderPlaced: "pending", events.NameStockReserved: "reserved", events.NameOrderRejected: "rejected",
-	events.NamePaymentAuthorized: "authorized", events.NameOrderConfirmed: "confirmed", events.NameOrderCancelled: "cancelled",
-	events.NameOrderExpired: "expired", events.NameOrderRefunded: "refunded", events.NameOrderNeedsAttention: "needs_attention",
-	events.NameOrderResumed: "", // back to the status the payload names
-}
-
-// eventBody is what the projections read of any order event.
-type eventBody struct {
-	Status string          `json:"status"`
-	Reason string          `json:"reason"`
-	Items  json.RawMessage `json:"items"`
-}
-
 func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error {
-	status, ok := statusOf[e.name]
+	ch, ok, err := events.DecodeOrderChange(e.name, e.payload)
+	if err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
 	if !ok {
 		return nil // an event the read side does not show
 	}
+	status := string(ch.Status)
 	if e.name == events.NameOrderPlaced {
-		return applyPlaced(ctx, tx, t, e)
+		return applyPlaced(ctx, tx, t, e, status)
 	}
-	var body eventBody
-	if err := json.Unmarshal(e.payload, &body); err != nil {
-		return fmt.Errorf("decode: %w", err)
-	}
-	if status == "" {
-		status = body.Status
-	}
-	change, _ := json.Marshal([]map[string]any{{"version": e.version, "status": status, "reason": body.Reason, "at": e.at.UTC()}})
+	change, _ := json.Marshal([]map[string]any{{"version": e.version, "status": status, "reason": ch.Reason, "at": e.at.UTC()}})
 	var previous string
-	err := tx.QueryRow(ctx, fmt.Sprintf(`UPDATE %[1]s o SET status = $2, version = $3, updated_at = $4, history = o.history || $5::jsonb,
-		confirmed_on = CASE WHEN $2 = 'confirmed' THEN ($4 AT TIME ZONE 'UTC')::date ELSE o.confirmed_on END
+	err = tx.QueryRow(ctx, fmt.Sprintf(`UPDATE %[1]s o SET status = $2, version = $3, updated_at = $4, history = o.history || $5::jsonb,
+		confirmed_on = CASE WHEN $2 = $6 THEN ($4 AT TIME ZONE 'UTC')::date ELSE o.confirmed_on END
 		FROM (SELECT status FROM %[1]s WHERE id = $1) AS before WHERE o.id = $1 AND o.version = $3 - 1 RETURNING before.status`, t.orders),
-		e.orderID, status, e.version, e.at, change).Scan(&previous)
+		e.orderID, status, e.version, e.at, change, string(order.StatusConfirmed)).Scan(&previous)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The version guard behind the lock: another projector applied it (one that locks
 		// another key, say, during a rolling upgrade). Roll back; the message is retried.
@@ -169,23 +152,23 @@ func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error 
 	if err := count(ctx, tx, t, status, 1); err != nil {
 		return err
 	}
-	return applyEffects(ctx, tx, t, e, body)
+	return applyEffects(ctx, tx, t, e, ch.Items)
 }
 
-func applyPlaced(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error {
-	var p events.OrderPlacedV1
-	if err := json.Unmarshal(e.payload, &p); err != nil {
+func applyPlaced(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, status string) error {
+	p, err := events.DecodeOrderPlaced(e.payload)
+	if err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
 	lines, _ := json.Marshal(p.Lines)
-	history, _ := json.Marshal([]map[string]any{{"version": e.version, "status": "pending", "reason": "", "at": e.at.UTC()}})
-	_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (id, storefront, customer_id, currency, total, status, lines, history, accepted_at, updated_at, version)
-		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $8, $9)`, t.orders),
-		e.orderID, p.Storefront, p.CustomerID, p.Currency, p.Total, lines, history, p.At, e.version)
+	history, _ := json.Marshal([]map[string]any{{"version": e.version, "status": status, "reason": "", "at": e.at.UTC()}})
+	_, err = tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (id, storefront, customer_id, currency, total, status, lines, history, accepted_at, updated_at, version)
+		VALUES ($1, $2, $3, $4, $5, $10, $6, $7, $8, $8, $9)`, t.orders),
+		e.orderID, p.Storefront, p.CustomerID, p.Currency, p.Total, lines, history, p.At, e.version, status)
 	if err != nil {
 		return err
 	}
-	return count(ctx, tx, t, "pending", 1)
+	return count(ctx, tx, t, status, 1)
 }
 
 func count(ctx context.Context, tx pgx.Tx, t projTables, status string, delta int) error {
@@ -195,15 +178,19 @@ func count(ctx context.Context, tx pgx.Tx, t projTables, status string, delta in
 }
 
 // applyEffects moves the stock and sales figures an event changes.
-func applyEffects(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, body eventBody) error {
+func applyEffects(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, items []events.ItemV1) error {
 	stock := func(reserved, sold int) error {
-		if len(body.Items) == 0 || string(body.Items) == "null" {
+		if len(items) == 0 {
 			return nil
 		}
+		skus, qtys := make([]string, len(items)), make([]int64, len(items))
+		for i, it := range items {
+			skus[i], qtys[i] = it.SKU, it.Quantity
+		}
 		_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (sku, reserved, sold)
-			SELECT i->>'sku', $2 * (i->>'quantity')::bigint, $3 * (i->>'quantity')::bigint FROM jsonb_array_elements($1::jsonb) i
+			SELECT i.sku, $3 * i.quantity, $4 * i.quantity FROM unnest($1::text[], $2::bigint[]) AS i(sku, quantity)
 			ON CONFLICT (sku) DO UPDATE SET reserved = %[1]s.reserved + EXCLUDED.reserved, sold = %[1]s.sold + EXCLUDED.sold`, t.stock),
-			[]byte(body.Items), reserved, sold)
+			skus, qtys, reserved, sold)
 		return err
 	}
 	sales := func(sign int) error {
