@@ -132,7 +132,7 @@ func (w *workers) addPayment(d deps, uc *saga.Service) error {
 	if d.cfg.has("sweeper") {
 		sweeper, err := jobs.NewSweeper(uc, d.store, jobs.SweepConfig{
 			ReservationTTL: d.cfg.Payment.ReservationTTL, StuckAfter: d.cfg.Payment.StuckAfter, Interval: d.cfg.Payment.SweepInterval,
-		}, time.Now, d.log)
+		}, d.log)
 		if err != nil {
 			return err
 		}

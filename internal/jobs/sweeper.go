@@ -12,9 +12,10 @@ import (
 	"github.com/shopflow/orders/events"
 )
 
-// Lister finds orders resting in a status since before a cutoff, oldest first.
+// Lister finds orders that have rested in a status for longer than age, oldest first, by the
+// database's clock (see postgres.Store.OrdersInStatusFor).
 type Lister interface {
-	OrdersInStatusSince(ctx context.Context, status order.Status, cutoff time.Time, limit int) ([]string, error)
+	OrdersInStatusFor(ctx context.Context, status order.Status, age time.Duration, limit int) ([]string, error)
 }
 
 // Saga is the use cases the sweeper drives orders with; see saga.Service.
@@ -40,12 +41,12 @@ type Sweeper struct {
 	saga Saga
 	list Lister
 	cfg  SweepConfig
-	now  func() time.Time
 	log  *slog.Logger
-	// failures counts consecutive failed sweeps per order. An order whose sweep keeps failing
-	// is parked in needs_attention, so it neither waits forever nor blocks the orders behind
-	// it (each sweep takes the oldest first).
-	failures map[string]int
+	// failures counts, per status swept, consecutive failed sweeps per order. An order whose
+	// sweep keeps failing is parked in needs_attention, so it neither waits forever nor blocks
+	// the orders behind it (each sweep takes the oldest first). Each sweep keeps only the
+	// orders it found still due, so orders that moved on are forgotten.
+	failures map[order.Status]map[string]int
 }
 
 // sweepAttempts is how many sweeps of one order may fail before it is parked.
@@ -55,8 +56,8 @@ const sweepAttempts = 5
 const origin = "sweeper"
 
 // NewSweeper returns a sweeper that acts through saga.
-func NewSweeper(saga Saga, list Lister, cfg SweepConfig, now func() time.Time, log *slog.Logger) (*Sweeper, error) {
-	if saga == nil || list == nil || now == nil || log == nil {
+func NewSweeper(saga Saga, list Lister, cfg SweepConfig, log *slog.Logger) (*Sweeper, error) {
+	if saga == nil || list == nil || log == nil {
 		return nil, errors.New("jobs: NewSweeper needs every dependency")
 	}
 	if cfg.ReservationTTL <= 0 {
@@ -71,7 +72,7 @@ func NewSweeper(saga Saga, list Lister, cfg SweepConfig, now func() time.Time, l
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
 	}
-	return &Sweeper{saga: saga, list: list, cfg: cfg, now: now, log: log, failures: map[string]int{}}, nil
+	return &Sweeper{saga: saga, list: list, cfg: cfg, log: log, failures: map[order.Status]map[string]int{}}, nil
 }
 
 // Run sweeps at once and then every Interval until ctx ends.
@@ -85,29 +86,32 @@ func (s *Sweeper) Run(ctx context.Context) error {
 // Sweep expires reservations past their TTL (voiding any stray authorization first) and
 // captures orders left authorized. It returns how many orders it changed or tried.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
-	now := s.now()
-	expired, err1 := s.each(ctx, order.StatusReserved, now.Add(-s.cfg.ReservationTTL), s.saga.Expire)
-	driven, err2 := s.each(ctx, order.StatusAuthorized, now.Add(-s.cfg.StuckAfter), s.saga.Capture)
+	expired, err1 := s.each(ctx, order.StatusReserved, s.cfg.ReservationTTL, s.saga.Expire)
+	driven, err2 := s.each(ctx, order.StatusAuthorized, s.cfg.StuckAfter, s.saga.Capture)
 	return expired + driven, errors.Join(err1, err2)
 }
 
-func (s *Sweeper) each(ctx context.Context, status order.Status, cutoff time.Time, drive func(context.Context, events.Delivery, string) error) (int, error) {
-	ids, err := s.list.OrdersInStatusSince(ctx, status, cutoff, s.cfg.Batch)
+func (s *Sweeper) each(ctx context.Context, status order.Status, age time.Duration, drive func(context.Context, events.Delivery, string) error) (int, error) {
+	ids, err := s.list.OrdersInStatusFor(ctx, status, age, s.cfg.Batch)
 	if err != nil {
 		return 0, err
 	}
+	before, failures := s.failures[status], map[string]int{}
+	s.failures[status] = failures
 	var errs []error
 	for _, id := range ids {
 		err := drive(ctx, events.Unsolicited(origin), id)
-		if err == nil || errors.Is(err, fault.ErrUnavailable) { // an outage says nothing about the order
-			delete(s.failures, id)
+		if errors.Is(err, fault.ErrUnavailable) { // an outage says nothing about the order
+			failures[id] = before[id]
+		}
+		if err == nil || errors.Is(err, fault.ErrUnavailable) {
 			errs = append(errs, err)
 			continue
 		}
-		s.failures[id]++
-		errs = append(errs, fmt.Errorf("sweep %s order %s (failure %d): %w", status, id, s.failures[id], err))
-		if s.failures[id] >= sweepAttempts {
-			delete(s.failures, id)
+		failures[id] = before[id] + 1
+		errs = append(errs, fmt.Errorf("sweep %s order %s (failure %d): %w", status, id, failures[id], err))
+		if failures[id] >= sweepAttempts {
+			delete(failures, id)
 			errs = append(errs, s.saga.Park(ctx, events.Unsolicited(origin), id, "sweep_failed"))
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 func newSweeper(t *testing.T, s jobs.Saga, list jobs.Lister, cfg jobs.SweepConfig) *jobs.Sweeper {
 	t.Helper()
-	sw, err := jobs.NewSweeper(s, list, cfg, time.Now, slog.New(slog.DiscardHandler))
+	sw, err := jobs.NewSweeper(s, list, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,5 +101,23 @@ func TestAGatewayOutageNeverParks(t *testing.T) {
 		if s := w.State(t, id); s.Status != want {
 			t.Errorf("once the gateway is back, order %s is %s; want %s", id, s.Status, want)
 		}
+	}
+}
+
+// TestSweepersAgreeOnTheDatabasesClock: an order taken in by a process whose clock runs an
+// hour behind is not expired early by a sweeper whose clock is right: the stamps and the
+// cutoff are both the database's.
+func TestSweepersAgreeOnTheDatabasesClock(t *testing.T) {
+	t.Parallel()
+	w := testenv.NewSagaWorld(t, simulated.Config{})
+	w.Clock = func() time.Time { return time.Now().Add(-time.Hour) }
+	const id = "0195a0c4-6c1e-7d2a-9b7e-00000000d301"
+	w.Place(t, id, "tok_visa")
+	sw := newSweeper(t, w.Saga, w.Store, jobs.SweepConfig{ReservationTTL: 15 * time.Minute, StuckAfter: 15 * time.Minute})
+	if _, err := sw.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.State(t, id); s.Status != "reserved" {
+		t.Errorf("a reservation a second old is %s after a sweep with a 15-minute TTL; want reserved", s.Status)
 	}
 }

@@ -169,9 +169,9 @@ func insertOrder(ctx context.Context, tx pgx.Tx, o *order.Order, correlationID s
 		batch.Queue(`RELEASE SAVEPOINT ` + reservationSavepoint)
 	}
 	batch.Queue(`INSERT INTO orders (id, storefront, customer_id, currency, total, payment_token, status, version, accepted_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())`,
 		o.ID(), o.Storefront(), o.CustomerID(), o.Currency(), o.Total(), o.PaymentToken(),
-		string(o.Status()), o.Version(), o.AcceptedAt(), lastChange(o).At)
+		string(o.Status()), o.Version(), o.AcceptedAt())
 	queueLines(batch, o)
 	queueHistory(batch, o.ID(), o.History())
 	if o.Status() == order.StatusReserved {
@@ -205,9 +205,4 @@ func queueHistory(batch *pgx.Batch, orderID string, history []order.Change) {
 		batch.Queue(`INSERT INTO order_history (order_id, version, status, reason, at) VALUES ($1, $2, $3, $4, $5)`,
 			orderID, c.Version, string(c.Status), c.Reason, c.At)
 	}
-}
-
-func lastChange(o *order.Order) order.Change {
-	h := o.History()
-	return h[len(h)-1]
 }

@@ -81,10 +81,11 @@ func saveChanges(ctx context.Context, tx pgx.Tx, o *order.Order, before int, cor
 		return err
 	}
 	batch := &pgx.Batch{}
-	last := lastChange(o)
 	// The version guard is the SQL-level check behind the row lock: a stale writer changes nothing.
-	batch.Queue(`UPDATE orders SET status = $2, version = $3, authorization_id = $4, updated_at = $5 WHERE id = $1 AND version = $6`,
-		o.ID(), string(o.Status()), o.Version(), o.AuthorizationID(), last.At, before)
+	// updated_at is the database's clock (the sweeper compares it with now()); the history
+	// keeps the use case's stamps.
+	batch.Queue(`UPDATE orders SET status = $2, version = $3, authorization_id = $4, updated_at = now() WHERE id = $1 AND version = $5`,
+		o.ID(), string(o.Status()), o.Version(), o.AuthorizationID(), before)
 	var fresh []order.Change
 	for _, c := range o.History() {
 		if c.Version > before {
@@ -131,17 +132,18 @@ func queueStockEffect(batch *pgx.Batch, orderID string, ev order.Event) {
 	}
 }
 
-// OrdersInStatusSince returns up to limit ids of orders that have been in status since before
-// cutoff, oldest first.
-func (s *Store) OrdersInStatusSince(ctx context.Context, status order.Status, cutoff time.Time, limit int) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id::text FROM orders WHERE status = $1 AND updated_at < $2
-		ORDER BY updated_at LIMIT $3`, string(status), cutoff, limit)
+// OrdersInStatusFor returns up to limit ids of orders that have rested in status for longer
+// than age, oldest first. Both the stamps and the cutoff are the database's clock, so processes
+// whose clocks disagree still agree on which orders are due.
+func (s *Store) OrdersInStatusFor(ctx context.Context, status order.Status, age time.Duration, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id::text FROM orders WHERE status = $1 AND updated_at < now() - $2::interval
+		ORDER BY updated_at LIMIT $3`, string(status), age, limit)
 	if err != nil {
-		return nil, fmt.Errorf("orders %s since %s: %w", status, cutoff, err)
+		return nil, fmt.Errorf("orders %s for %s: %w", status, age, unavailable(err))
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("orders %s since %s: %w", status, cutoff, err)
+		return nil, fmt.Errorf("orders %s for %s: %w", status, age, unavailable(err))
 	}
 	return ids, nil
 }

@@ -27,6 +27,15 @@ type SagaWorld struct {
 	GW    *simulated.Gateway
 	Saga  *saga.Service
 	Reg   *prometheus.Registry // the use cases' metrics
+	// Clock is the use cases' clock, and the time orders are placed at; nil means time.Now.
+	Clock func() time.Time
+}
+
+func (w *SagaWorld) now() time.Time {
+	if w.Clock == nil {
+		return time.Now()
+	}
+	return w.Clock()
 }
 
 // NewSagaWorld returns a world whose gateway is configured by gwCfg.
@@ -63,7 +72,7 @@ func (w *SagaWorld) Over(t *testing.T, store saga.Store, gw payment.Gateway) *sa
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := saga.New(store, gw, slog.New(slog.DiscardHandler), stats, time.Now)
+	s, err := saga.New(store, gw, slog.New(slog.DiscardHandler), stats, w.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +83,8 @@ func (w *SagaWorld) Over(t *testing.T, store saga.Store, gw payment.Gateway) *sa
 func (w *SagaWorld) Place(t *testing.T, id, token string) {
 	t.Helper()
 	p := order.PlaceParams{ID: id, Storefront: "s", CustomerID: "c", Currency: "EUR", PaymentToken: token,
-		Lines: []order.Line{{SKU: "SKU-1", Quantity: 3, UnitPrice: 500}}, AcceptedAt: time.Now()}
-	status, _, err := Place(context.Background(), w.Store, events.ConsumerInventoryPlaceOrder, p, "corr")
+		Lines: []order.Line{{SKU: "SKU-1", Quantity: 3, UnitPrice: 500}}, AcceptedAt: w.now()}
+	status, _, err := PlaceAt(context.Background(), w.Store, events.ConsumerInventoryPlaceOrder, p, "corr", w.now())
 	if err != nil || status != order.StatusReserved {
 		t.Fatalf("place %s: %s %v", id, status, err)
 	}
