@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,12 +48,18 @@ func ListDeadLetters(ctx context.Context, js jetstream.JetStream, limit int) ([]
 			return nil, fmt.Errorf("read dead letter %d: %w", seq, err)
 		}
 		out = append(out, DeadLetter{
-			Seq: seq, ID: m.Header.Get(jetstream.MsgIDHeader), Name: m.Header.Get(events.MetaName),
+			Seq: seq, ID: originalID(m), Name: m.Header.Get(events.MetaName),
 			OrderID: m.Header.Get(events.MetaOrderID), Topic: m.Header.Get(middleware.PoisonedTopicKey),
 			Handler: m.Header.Get(middleware.PoisonedHandlerKey), Reason: m.Header.Get(middleware.ReasonForPoisonedKey), At: m.Time,
 		})
 	}
 	return out, nil
+}
+
+// originalID is the id of the message a dead letter holds. Entries written before each had an
+// id of its own carry the message's id as their Nats-Msg-Id.
+func originalID(m *jetstream.RawStreamMsg) string {
+	return cmp.Or(m.Header.Get(MessageIDPoisonedKey), m.Header.Get(jetstream.MsgIDHeader))
 }
 
 // Redrive publishes dead letter seq back to the topic it came from, with its original headers
@@ -79,6 +86,7 @@ func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 			out.Header[k] = v
 		}
 	}
+	out.Header.Set(jetstream.MsgIDHeader, originalID(m))
 	ack, err := js.PublishMsg(ctx, out)
 	if err != nil {
 		return fmt.Errorf("redrive dead letter %d to %s: %w", seq, topic, err)

@@ -46,7 +46,7 @@ type RouterConfig struct {
 //
 // Subscribers feeding it should leave MaxDeliver unlimited (the default), so that only the
 // router decides when a message is given up on.
-func NewRouter(cfg RouterConfig, deadLetters message.Publisher, log *slog.Logger, reg prometheus.Registerer) (*message.Router, error) {
+func NewRouter(cfg RouterConfig, deadLetters *Publisher, log *slog.Logger, reg prometheus.Registerer) (*message.Router, error) {
 	if deadLetters == nil || log == nil || reg == nil {
 		return nil, errors.New("messaging: NewRouter needs a dead-letter publisher, a logger and a registerer")
 	}

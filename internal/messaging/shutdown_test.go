@@ -153,7 +153,7 @@ func TestCloseAbandonsAfterCloseTimeout(t *testing.T) {
 
 // newTestRouter returns a router built by NewRouter, with its registry. run
 // starts it; it is closed when the test ends.
-func newTestRouter(t *testing.T, cfg messaging.RouterConfig, deadLetters message.Publisher) (*message.Router, *prometheus.Registry) {
+func newTestRouter(t *testing.T, cfg messaging.RouterConfig, deadLetters *messaging.Publisher) (*message.Router, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	r, err := messaging.NewRouter(cfg, deadLetters, slog.New(slog.DiscardHandler), reg)
