@@ -99,9 +99,13 @@ func NewRouter(cfg RouterConfig, deadLetters *Publisher, log *slog.Logger, reg p
 // PostgreSQL outage of a few minutes must not leave accepted orders one failure from the dead
 // letters. The count lives in this process (a restart starts it again: later, never sooner).
 // The handler sees it through FinalAttempt.
+//
+// Each handler has its own count (the router applies a middleware to each handler once): one
+// event reaches every handler subscribed to it, and one handler's failures or success say
+// nothing about another's. So the count is keyed by handler and message id.
 func giveUpAfter(n int) message.HandlerMiddleware {
-	counts := &failureCounts{m: map[string]int{}}
 	return func(h message.HandlerFunc) message.HandlerFunc {
+		counts := &failureCounts{m: map[string]int{}}
 		return func(msg *message.Message) ([]*message.Message, error) {
 			failed := counts.get(msg.UUID)
 			msg.SetContext(withFailures(msg.Context(), failed))

@@ -94,3 +94,40 @@ func TestSubscriberDefaults(t *testing.T) {
 		t.Errorf("MaxDeliver 5 refused: %v", err)
 	}
 }
+
+// Issue 11, finding 6: the router applies its middlewares to each handler, and one event
+// reaches every handler subscribed to it. The give-up count is each handler's own: another
+// handler's failures do not add to it, and another handler's success does not reset it.
+func TestGiveUpCountsEachHandlerApart(t *testing.T) {
+	plain := errors.New("boom")
+	mw := giveUpAfter(3) // once per router, as NewRouter does
+	handler := func(err error) message.HandlerFunc {
+		return mw(func(*message.Message) ([]*message.Message, error) { return nil, err })
+	}
+	deliver := func(h message.HandlerFunc) error {
+		msg := message.NewMessage("event-1", nil)
+		msg.SetContext(withDelivery(context.Background(), 1, -1))
+		_, err := h(msg)
+		return err
+	}
+
+	payment, reporting := handler(plain), handler(plain)
+	for i, h := range []message.HandlerFunc{payment, reporting, payment, reporting} {
+		if err := deliver(h); fault.IsPermanent(err) {
+			t.Fatalf("failure %d (the second of its handler at most) gave up: %v", i+1, err)
+		}
+	}
+	if err := deliver(payment); !fault.IsPermanent(err) {
+		t.Errorf("payment's third failure = %v, want permanent", err)
+	}
+
+	payment, reporting = handler(plain), handler(nil)
+	for i, h := range []message.HandlerFunc{payment, reporting, payment} {
+		if err := deliver(h); fault.IsPermanent(err) {
+			t.Fatalf("call %d gave up: %v", i+1, err)
+		}
+	}
+	if err := deliver(payment); !fault.IsPermanent(err) {
+		t.Errorf("payment's third failure after reporting's success = %v, want permanent", err)
+	}
+}
