@@ -44,6 +44,9 @@ type RouterConfig struct {
 // an outage (fault.ErrUnavailable); in-process retries with back-off for errors that are not
 // permanent; panic recovery; correlation id propagation.
 //
+// orders_dead_letters_total{handler} counts what the dead-letter stage stored, from 0 for every
+// handler added before Run.
+//
 // Subscribers feeding it should leave MaxDeliver unlimited (the default), so that only the
 // router decides when a message is given up on.
 func NewRouter(cfg RouterConfig, deadLetters *Publisher, log *slog.Logger, reg prometheus.Registerer) (*message.Router, error) {
@@ -75,6 +78,14 @@ func NewRouter(cfg RouterConfig, deadLetters *Publisher, log *slog.Logger, reg p
 		return nil, fmt.Errorf("register dead-letter metric: %w", err)
 	}
 	dlq := deadLetterer{pub: deadLetters, topic: events.SubjectDeadLetters, count: deadLettered, log: log}
+	r.AddPlugin(func(r *message.Router) error {
+		// A counter appears only once a label is used: without a 0 for every handler,
+		// increase() cannot see the first dead letter. The handlers are known when Run starts.
+		for name := range r.Handlers() {
+			deadLettered.WithLabelValues(name)
+		}
+		return nil
+	})
 	builder := metrics.NewPrometheusMetricsBuilder(reg, "orders", "watermill")
 	builder.HandlerBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	builder.AddPrometheusRouterMetrics(r)
