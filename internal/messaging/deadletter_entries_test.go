@@ -14,6 +14,7 @@ import (
 
 	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/messaging"
 	"github.com/shopflow/orders/internal/testenv"
 )
@@ -74,8 +75,8 @@ func TestRedrivenMessageDeadLetteredAgainIsKept(t *testing.T) {
 	eventually(t, 10*time.Second, "first dead letter", func() bool { return storedMsgs(t, dlq) == 1 })
 
 	eventually(t, 10*time.Second, "redrive accepted", func() bool {
-		err := messaging.Redrive(context.Background(), e.admin, 1)
-		if err != nil && !errors.Is(err, messaging.ErrRedriveTooSoon) {
+		err := broker.Redrive(context.Background(), e.admin, 1)
+		if err != nil && !errors.Is(err, broker.ErrRedriveTooSoon) {
 			t.Fatalf("redrive: %v", err)
 		}
 		return err == nil
@@ -111,7 +112,7 @@ func TestEventDeadLetteredByTwoConsumersKeepsBoth(t *testing.T) {
 	if got := storedMsgs(t, dlq); got != 2 {
 		t.Fatalf("dead-letter stream holds %d messages, want 2 (one per consumer)", got)
 	}
-	dls, err := messaging.ListDeadLetters(context.Background(), e.admin, 10)
+	dls, err := broker.ListDeadLetters(context.Background(), e.admin, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,33 +45,3 @@ func Delivery(ctx context.Context) (attempt, maxDeliver int, ok bool) {
 	}
 	return d.attempt, d.maxDeliver, true
 }
-
-// FinalAttempt reports whether a failure of the message whose context ctx is would be given up
-// on. Inside the router it counts the handler's earlier failures, outages excluded (failed
-// giveUpAfter-1 times before); outside it, the JetStream delivery attempt (giveUpAfter or
-// later, or the consumer's last delivery when its MaxDeliver is limited). giveUpAfter <= 0
-// means never.
-// It is false for a context without a delivery.
-//
-// The Router applies it with RouterConfig.GiveUpAfter; a handler that must act
-// before its message is dead-lettered (flag the order, compensate) asks it
-// with the same value. Neither should give up on an error that wraps
-// fault.ErrUnavailable: an outage is retried until it ends.
-func FinalAttempt(ctx context.Context, giveUpAfter int) bool {
-	if failed, ok := ctx.Value(failuresKey{}).(int); ok {
-		return giveUpAfter > 0 && failed+1 >= giveUpAfter // outages are not counted
-	}
-	attempt, maxDeliver, ok := Delivery(ctx)
-	if !ok {
-		return false
-	}
-	return (giveUpAfter > 0 && attempt >= giveUpAfter) || (maxDeliver > 0 && attempt >= maxDeliver)
-}
-
-type failuresKey struct{}
-
-// withFailures records, for FinalAttempt, how often the message's handler failed before (for
-// reasons other than an outage).
-func withFailures(ctx context.Context, failed int) context.Context {
-	return context.WithValue(ctx, failuresKey{}, failed)
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/internal/messaging"
 )
 
@@ -156,6 +157,9 @@ func TestCloseAbandonsAfterCloseTimeout(t *testing.T) {
 func newTestRouter(t *testing.T, cfg messaging.RouterConfig, deadLetters *messaging.Publisher) (*message.Router, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
+	if cfg.DeadLetterTopic == "" {
+		cfg.DeadLetterTopic = events.SubjectDeadLetters
+	}
 	r, err := messaging.NewRouter(cfg, deadLetters, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)
