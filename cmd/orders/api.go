@@ -9,16 +9,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopflow/orders/handlers/httpapi"
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/postgres"
 )
 
-func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg prometheus.Registerer, pm *messaging.PublishMetrics) (*http.Server, error) {
+func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg prometheus.Registerer, pm *broker.PublishMetrics) (*http.Server, error) {
 	keys, err := b.idempotencyKeys(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	pub, err := messaging.NewEnvelopePublisher(b.js, messaging.Timed(pm, "ingest"))
+	pub, err := broker.NewEnvelopePublisher(b.js, broker.Timed(pm, "ingest"))
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shopflow/orders/events"
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/natsserver"
 )
 
@@ -52,7 +52,7 @@ func connectBus(ctx context.Context, cfg Config) (*bus, error) {
 	js, err := b.connect("publish")
 	if err == nil {
 		b.js = js
-		err = messaging.EnsureTopology(ctx, js, messaging.TopologyConfig{Replicas: cfg.NATSReplicas})
+		err = broker.EnsureTopology(ctx, js, broker.TopologyConfig{Replicas: cfg.NATSReplicas})
 	}
 	if err != nil {
 		b.close()
@@ -66,12 +66,12 @@ func (b *bus) ping(ctx context.Context) error {
 	return err
 }
 
-func (b *bus) idempotencyKeys(ctx context.Context) (*messaging.IdempotencyKeys, error) {
+func (b *bus) idempotencyKeys(ctx context.Context) (*broker.IdempotencyKeys, error) {
 	kv, err := b.js.KeyValue(ctx, events.BucketIdempotency)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", events.BucketIdempotency, err)
 	}
-	return messaging.NewIdempotencyKeys(kv)
+	return broker.NewIdempotencyKeys(kv)
 }
 
 // close drains every connection (publishes in flight complete) and stops the embedded server

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shopflow/orders/domain/access"
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 )
 
 // Config is everything a process needs, from flags over environment over defaults.
@@ -212,7 +212,7 @@ func (c Config) validate() error {
 	if c.LogFormat != "json" && c.LogFormat != "text" && c.LogFormat != "auto" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q: want json, text or auto", c.LogFormat))
 	}
-	if longest := max(messaging.DefaultCommandsMaxAge, messaging.DefaultEventsMaxAge); c.InboxRetention <= longest {
+	if longest := max(broker.DefaultCommandsMaxAge, broker.DefaultEventsMaxAge); c.InboxRetention <= longest {
 		errs = append(errs, fmt.Errorf("INBOX_RETENTION %s: must exceed %s, the longest a stream keeps a message (a redelivery after the inbox forgot it would apply again)", c.InboxRetention, longest))
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {

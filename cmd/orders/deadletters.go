@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 )
 
 const deadLettersUsage = `usage:
@@ -62,7 +62,7 @@ func deadLettersCommand(ctx context.Context, args []string, getenv func(string) 
 }
 
 func listDeadLetters(ctx context.Context, js jetstream.JetStream, limit int, stdout io.Writer) error {
-	dls, err := messaging.ListDeadLetters(ctx, js, limit)
+	dls, err := broker.ListDeadLetters(ctx, js, limit)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func listDeadLetters(ctx context.Context, js jetstream.JetStream, limit int, std
 func redrive(ctx context.Context, js jetstream.JetStream, seqs []string, all bool, stdout io.Writer) error {
 	var targets []uint64
 	if all {
-		dls, err := messaging.ListDeadLetters(ctx, js, 1<<30)
+		dls, err := broker.ListDeadLetters(ctx, js, 1<<30)
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func redrive(ctx context.Context, js jetstream.JetStream, seqs []string, all boo
 		return usageError("deadletters redrive: give sequence numbers or -all")
 	}
 	for _, seq := range targets {
-		if err := messaging.Redrive(ctx, js, seq); err != nil {
+		if err := broker.Redrive(ctx, js, seq); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "redriven %d\n", seq)

@@ -21,7 +21,7 @@ import (
 	"github.com/shopflow/orders/domain/access"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/handlers/httpapi"
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/migrations"
 )
@@ -50,9 +50,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		postgres.NewCollector(store),
-		messaging.NewCollector(bus.js, []string{events.StreamCommands, events.StreamEvents, events.StreamDeadLetters},
+		broker.NewCollector(bus.js, []string{events.StreamCommands, events.StreamEvents, events.StreamDeadLetters},
 			consumerRefs()))
-	pubMetrics, err := messaging.NewPublishMetrics(reg)
+	pubMetrics, err := broker.NewPublishMetrics(reg)
 	if err != nil {
 		return err
 	}

@@ -18,16 +18,13 @@ import (
 	"github.com/shopflow/orders/handlers/inventory"
 	"github.com/shopflow/orders/handlers/payment"
 	"github.com/shopflow/orders/handlers/reporting"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/jobs"
 	"github.com/shopflow/orders/internal/messaging"
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/internal/relay"
 	"github.com/shopflow/orders/internal/saga"
 )
-
-// giveUpAfter is the delivery attempt on which a message that keeps failing (for reasons other
-// than an outage) is dead-lettered, and a cancel whose compensation keeps failing parks its order.
-const giveUpAfter = 10
 
 // workers are the message-driven pieces: the watermill router, and the loops that run beside
 // it (the sweeper, the housekeeper, the relay).
@@ -49,7 +46,7 @@ type deps struct {
 	bus   *bus
 	log   *slog.Logger
 	reg   prometheus.Registerer
-	pub   *messaging.PublishMetrics
+	pub   *broker.PublishMetrics
 }
 
 func newWorkers(d deps) (*workers, error) {
@@ -89,7 +86,7 @@ func newWorkers(d deps) (*workers, error) {
 		w.router.AddConsumerHandler(events.ConsumerReportingProjections, events.SubjectsEvents, sub, h.Event)
 	}
 	if d.cfg.has("relay") {
-		pub, err := messaging.NewEnvelopePublisher(d.bus.js, messaging.Timed(d.pub, "relay"))
+		pub, err := broker.NewEnvelopePublisher(d.bus.js, broker.Timed(d.pub, "relay"))
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +108,7 @@ func (w *workers) addRouter(d deps) error {
 	if err != nil {
 		return err
 	}
-	w.router, err = messaging.NewRouter(messaging.RouterConfig{CloseTimeout: d.cfg.ShutdownTimeout, GiveUpAfter: giveUpAfter}, dlq, d.log, d.reg)
+	w.router, err = messaging.NewRouter(messaging.RouterConfig{DeadLetterTopic: events.SubjectDeadLetters, CloseTimeout: d.cfg.ShutdownTimeout}, dlq, d.log, d.reg)
 	return err
 }
 
@@ -145,8 +142,7 @@ func (w *workers) addPayment(d deps, uc *saga.Service) error {
 	if !d.cfg.has("payment") {
 		return nil
 	}
-	final := func(ctx context.Context) bool { return messaging.FinalAttempt(ctx, giveUpAfter) }
-	h, err := payment.NewHandler(uc, d.log, final)
+	h, err := payment.NewHandler(uc, d.log, messaging.FinalAttempt)
 	if err != nil {
 		return err
 	}
@@ -179,11 +175,11 @@ func (w *workers) subscriber(d deps, name string) (*messaging.Subscriber, error)
 }
 
 // consumerRefs are the consumers whose backlog /metrics reports.
-func consumerRefs() []messaging.ConsumerRef {
+func consumerRefs() []broker.ConsumerRef {
 	consumers := events.Consumers()
-	out := make([]messaging.ConsumerRef, len(consumers))
+	out := make([]broker.ConsumerRef, len(consumers))
 	for i, c := range consumers {
-		out[i] = messaging.ConsumerRef{Stream: c.Stream, Consumer: c.Durable}
+		out[i] = broker.ConsumerRef{Stream: c.Stream, Consumer: c.Durable}
 	}
 	return out
 }

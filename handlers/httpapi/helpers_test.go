@@ -17,7 +17,7 @@ import (
 	"github.com/shopflow/orders/domain/access"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/handlers/httpapi"
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/natsserver"
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/internal/testenv"
@@ -56,11 +56,11 @@ func newAppOn(t testing.TB, store *postgres.Store, js jetstream.JetStream) *app 
 	if err != nil {
 		t.Fatalf("idempotency bucket: %v", err)
 	}
-	keys, err := messaging.NewIdempotencyKeys(kv)
+	keys, err := broker.NewIdempotencyKeys(kv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := messaging.NewEnvelopePublisher(js)
+	pub, err := broker.NewEnvelopePublisher(js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func newAppWithStoppableJetStream(t testing.TB) (*app, func()) {
 	}
 	t.Cleanup(srv.Shutdown)
 	js := testenv.Connect(t, srv.ClientURL())
-	if err := messaging.EnsureTopology(context.Background(), js, messaging.TopologyConfig{}); err != nil {
+	if err := broker.EnsureTopology(context.Background(), js, broker.TopologyConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	return newAppOn(t, newStore(t), js), srv.Shutdown

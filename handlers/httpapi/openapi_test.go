@@ -24,7 +24,7 @@ import (
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/handlers/httpapi"
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 )
 
 // The tests in this file hold the API to openapi.yaml: each serves real requests through the
@@ -447,11 +447,11 @@ func rateLimitedAPI(t *testing.T, a *app) *httpapi.API {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := messaging.NewIdempotencyKeys(kv)
+	keys, err := broker.NewIdempotencyKeys(kv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := messaging.NewEnvelopePublisher(a.js)
+	pub, err := broker.NewEnvelopePublisher(a.js)
 	if err != nil {
 		t.Fatal(err)
 	}

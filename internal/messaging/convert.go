@@ -15,20 +15,13 @@ import (
 // (Nats-Msg-Id, Nats-Expected-Stream, ...). They are protocol, not metadata.
 const natsHeaderPrefix = "Nats-"
 
-// natsMsg pairs an outgoing NATS message with the watermill message it came
-// from, for its context and UUID.
-type natsMsg struct {
-	wm  *message.Message
-	msg *nats.Msg
-}
-
 // toNatsMsg converts a watermill message to a NATS message on subject topic.
 //
 // Metadata keys become headers with their exact case: NATS headers are
 // case-sensitive, and Header.Set would canonicalise "traceparent" into
 // "Traceparent". Nats-Msg-Id is always the message UUID, even if metadata
 // carries another value, because deduplication depends on it.
-func toNatsMsg(topic string, wm *message.Message) (*natsMsg, error) {
+func toNatsMsg(topic string, wm *message.Message) (*nats.Msg, error) {
 	if wm == nil {
 		return nil, errors.New("message is nil")
 	}
@@ -45,7 +38,7 @@ func toNatsMsg(topic string, wm *message.Message) (*natsMsg, error) {
 		header[k] = []string{v}
 	}
 	header[jetstream.MsgIDHeader] = []string{wm.UUID}
-	return &natsMsg{wm: wm, msg: &nats.Msg{Subject: topic, Data: wm.Payload, Header: header}}, nil
+	return &nats.Msg{Subject: topic, Data: wm.Payload, Header: header}, nil
 }
 
 // validHeaderKey mirrors nats.go's rule (ADR-4): printable ASCII without
@@ -64,10 +57,10 @@ func validHeaderKey(k string) bool {
 }
 
 // toWatermill converts a delivered JetStream message into a watermill message
-// and reports its delivery attempt. It never fails: a message without
+// and reports which delivery it is. It never fails: a message without
 // Nats-Msg-Id or with a payload nobody can decode is still delivered, and the
 // handler decides what to do with it.
-func toWatermill(jm jetstream.Msg, stream string, logger watermill.LoggerAdapter) (*message.Message, int) {
+func toWatermill(jm jetstream.Msg, stream string, logger watermill.LoggerAdapter) (*message.Message, delivery) {
 	attempt := 1
 	var seq uint64
 	md, err := jm.Metadata()
@@ -107,5 +100,5 @@ func toWatermill(jm jetstream.Msg, stream string, logger watermill.LoggerAdapter
 
 	wm := message.NewMessage(id, jm.Data())
 	wm.Metadata = metadata
-	return wm, attempt
+	return wm, delivery{attempt: attempt, stream: stream, seq: seq}
 }

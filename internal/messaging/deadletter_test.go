@@ -157,8 +157,11 @@ func TestPlainErrorIsDeadLetteredAfterGiveUpAfter(t *testing.T) {
 	if !strings.Contains(reason, "gave up after 3 failures") || !strings.Contains(reason, "stock row is corrupt") {
 		t.Errorf("reason %q does not say it gave up after 3 failures, and why", reason)
 	}
-	if id := dl[0].Header.Get(jetstream.MsgIDHeader); id != msgs[0].UUID {
-		t.Errorf("dead letter's Nats-Msg-Id = %q, want the message UUID %q", id, msgs[0].UUID)
+	if id := dl[0].Header.Get(messaging.MessageIDPoisonedKey); id != msgs[0].UUID {
+		t.Errorf("dead letter's %s = %q, want the message UUID %q", messaging.MessageIDPoisonedKey, id, msgs[0].UUID)
+	}
+	if id := dl[0].Header.Get(jetstream.MsgIDHeader); id == msgs[0].UUID {
+		t.Errorf("dead letter's Nats-Msg-Id is the message's %q: a second entry for it would be dropped", id)
 	}
 	if got := f.counted(t); got != 1 {
 		t.Errorf("orders_dead_letters_total = %v, want 1", got)

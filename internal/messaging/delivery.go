@@ -6,15 +6,28 @@ import "context"
 // type keeps the key private to this package without a global variable.
 type deliveryKey struct{}
 
-// delivery describes one JetStream delivery of a message.
+// delivery describes one JetStream delivery of a message: which attempt, under which
+// MaxDeliver, of which stored message (stream and sequence; the message id alone does not
+// say, since a redriven message is stored again under the same id).
 type delivery struct {
 	attempt    int
 	maxDeliver int
+	stream     string
+	seq        uint64
 }
 
 // withDelivery returns ctx carrying the delivery attempt and MaxDeliver.
 func withDelivery(ctx context.Context, attempt, maxDeliver int) context.Context {
 	return context.WithValue(ctx, deliveryKey{}, delivery{attempt: attempt, maxDeliver: maxDeliver})
+}
+
+// deliveryOf returns the delivery ctx carries, if any.
+func deliveryOf(ctx context.Context) (delivery, bool) {
+	if ctx == nil {
+		return delivery{}, false
+	}
+	d, ok := ctx.Value(deliveryKey{}).(delivery)
+	return d, ok
 }
 
 // Delivery reports the JetStream delivery attempt (1-based) of the message
@@ -26,42 +39,9 @@ func withDelivery(ctx context.Context, attempt, maxDeliver int) context.Context 
 // question, not attempt >= maxDeliver: with unlimited deliveries the budget
 // is RouterConfig.GiveUpAfter.
 func Delivery(ctx context.Context) (attempt, maxDeliver int, ok bool) {
-	if ctx == nil {
-		return 0, 0, false
-	}
-	d, ok := ctx.Value(deliveryKey{}).(delivery)
+	d, ok := deliveryOf(ctx)
 	if !ok {
 		return 0, 0, false
 	}
 	return d.attempt, d.maxDeliver, true
-}
-
-// FinalAttempt reports whether a failure of the message whose context ctx is would be given up
-// on. Inside the router it counts the handler's earlier failures, outages excluded (failed
-// giveUpAfter-1 times before); outside it, the JetStream delivery attempt (giveUpAfter or
-// later, or the consumer's last delivery when its MaxDeliver is limited). giveUpAfter <= 0
-// means never.
-// It is false for a context without a delivery.
-//
-// The Router applies it with RouterConfig.GiveUpAfter; a handler that must act
-// before its message is dead-lettered (flag the order, compensate) asks it
-// with the same value. Neither should give up on an error that wraps
-// fault.ErrUnavailable: an outage is retried until it ends.
-func FinalAttempt(ctx context.Context, giveUpAfter int) bool {
-	if failed, ok := ctx.Value(failuresKey{}).(int); ok {
-		return giveUpAfter > 0 && failed+1 >= giveUpAfter // outages are not counted
-	}
-	attempt, maxDeliver, ok := Delivery(ctx)
-	if !ok {
-		return false
-	}
-	return (giveUpAfter > 0 && attempt >= giveUpAfter) || (maxDeliver > 0 && attempt >= maxDeliver)
-}
-
-type failuresKey struct{}
-
-// withFailures records, for FinalAttempt, how often the message's handler failed before (for
-// reasons other than an outage).
-func withFailures(ctx context.Context, failed int) context.Context {
-	return context.WithValue(ctx, failuresKey{}, failed)
 }

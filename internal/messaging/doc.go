@@ -1,9 +1,14 @@
 // Package messaging adapts NATS JetStream (the nats.go jetstream API) to
 // watermill's message.Publisher and message.Subscriber.
 //
-// The watermill topic is the NATS subject. Streams are not created here: they
-// belong to deployment/provisioning code, so a typo in a topic fails loudly
-// instead of silently creating a stream.
+// It is generic: the publisher (the program's one JetStream publish path),
+// the subscriber, and the router with its middlewares, one file each
+// (deadletter.go, giveup.go). This application's streams, buckets, envelopes
+// and dead-letter tooling live in internal/broker.
+//
+// The watermill topic is the NATS subject. Streams are not created here (the
+// application creates its own at start, broker.EnsureTopology), so a typo in
+// a topic fails loudly instead of silently creating a stream.
 //
 // Delivery is at least once. A message may be redelivered after a crash, after
 // AckWait expires, or after Close abandons a message that its handler did not

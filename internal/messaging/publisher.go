@@ -9,6 +9,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -16,18 +17,22 @@ import (
 // message context nor the JetStream options give a limit.
 const fallbackAckTimeout = 5 * time.Second
 
-// Publisher publishes watermill messages to JetStream. The topic is the NATS
-// subject; a stream must already capture it.
+// Publisher is the one path by which this program publishes to JetStream:
+// watermill messages through Publish, ready NATS messages (the application's
+// envelopes) through PublishMsgs. A stream must already capture each subject.
 //
-// Publish returns only after JetStream stored every message. The message UUID
-// becomes the Nats-Msg-Id header, so republishing the same message within the
-// stream's duplicate window is stored once.
+// Every message carries a Nats-Msg-Id (a watermill message's is its UUID), so
+// republishing it within the stream's duplicate window is stored once.
+//
+// Timeouts, one rule for one message and for many: the wait for each
+// message's ack ends at its context's deadline or, when the context has none,
+// after the JetStream context's DefaultTimeout (5s unless configured).
 type Publisher struct {
 	js         jetstream.JetStream
 	logger     watermill.LoggerAdapter
 	ackTimeout time.Duration
 
-	// mu is held for reading by every Publish so that Close can wait for
+	// mu is held for reading by every publish so that Close can wait for
 	// publishes in flight: after Close returns nothing is still being sent.
 	mu     sync.RWMutex
 	closed bool
@@ -43,8 +48,6 @@ func NewPublisher(js jetstream.JetStream, logger watermill.LoggerAdapter) (*Publ
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	// Same limit nats.go applies to a synchronous publish without a deadline,
-	// so single and batched publishes time out alike.
 	ackTimeout := js.Options().DefaultTimeout
 	if ackTimeout <= 0 {
 		ackTimeout = fallbackAckTimeout
@@ -52,76 +55,106 @@ func NewPublisher(js jetstream.JetStream, logger watermill.LoggerAdapter) (*Publ
 	return &Publisher{js: js, logger: logger, ackTimeout: ackTimeout}, nil
 }
 
+// outgoing is one message to publish and the context that bounds its wait.
+type outgoing struct {
+	ctx context.Context
+	msg *nats.Msg
+}
+
 // Publish sends msgs to the subject topic and waits until JetStream has
-// acknowledged (stored) each of them. Each message's Context bounds its
-// publish; without a deadline the JetStream default timeout applies.
-//
-// Several messages are published asynchronously and their acks awaited in
-// order; the first failure is returned, wrapped with the topic and message
-// UUID. Messages before and after a failed one may still have been stored:
-// republishing the whole batch within the stream's duplicate window is safe
-// because of Nats-Msg-Id.
+// acknowledged (stored) each of them; each message's Context bounds its wait
+// (see Publisher for the timeout rule). An invalid message fails the whole
+// call before anything is sent.
 //
 // Metadata values travel as NATS header values, which nats.go sanitises:
 // leading and trailing white space is trimmed and CR or LF become spaces.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return fmt.Errorf("messaging: publish to %q: publisher is closed", topic)
-	}
+	_, err := p.publishAcked(topic, msgs...)
+	return err
+}
 
-	// Convert everything first so that an invalid message fails the whole
-	// call before anything is sent.
-	natsMsgs := make([]*natsMsg, len(msgs))
+// publishAcked is Publish that also returns JetStream's acks, one per message.
+func (p *Publisher) publishAcked(topic string, msgs ...*message.Message) ([]*jetstream.PubAck, error) {
+	out := make([]outgoing, len(msgs))
 	for i, msg := range msgs {
 		nm, err := toNatsMsg(topic, msg)
 		if err != nil {
-			return fmt.Errorf("messaging: publish to %q: %w", topic, err)
+			return nil, fmt.Errorf("messaging: publish to %q: %w", topic, err)
 		}
-		natsMsgs[i] = nm
+		out[i] = outgoing{ctx: msg.Context(), msg: nm}
 	}
+	return p.send(out)
+}
 
-	switch len(natsMsgs) {
+// PublishMsgs sends msgs, in order, and waits until JetStream has
+// acknowledged each of them, ctx bounding every wait (see Publisher for the
+// timeout rule). Each message must carry a Nats-Msg-Id header. It returns
+// the acks, one per message; an ack's Duplicate says the stream had the id
+// already and stored nothing.
+func (p *Publisher) PublishMsgs(ctx context.Context, msgs ...*nats.Msg) ([]*jetstream.PubAck, error) {
+	out := make([]outgoing, len(msgs))
+	for i, m := range msgs {
+		if m.Header.Get(jetstream.MsgIDHeader) == "" {
+			return nil, fmt.Errorf("messaging: publish to %q: message %d has no %s header", m.Subject, i, jetstream.MsgIDHeader)
+		}
+		out[i] = outgoing{ctx: ctx, msg: m}
+	}
+	return p.send(out)
+}
+
+// send is the publish path. One message is published synchronously (one
+// round trip, no async machinery). Several are pipelined: all sent, then
+// every ack awaited in order, so a batch costs about one round trip. In a
+// pipeline a later message can be stored while an earlier one fails: a caller
+// that needs two messages stored in order puts them in separate calls, and
+// republishes a failed batch whole (JetStream drops the repeats by id). The
+// first failure is returned.
+func (p *Publisher) send(out []outgoing) ([]*jetstream.PubAck, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return nil, errors.New("messaging: publish: publisher is closed")
+	}
+	switch len(out) {
 	case 0:
-		return nil
+		return nil, nil
 	case 1:
-		return p.publishOne(topic, natsMsgs[0])
+		ack, err := p.publishOne(out[0])
+		return []*jetstream.PubAck{ack}, err
 	default:
-		return p.publishMany(topic, natsMsgs)
+		return p.publishMany(out)
 	}
 }
 
-// publishOne publishes a single message synchronously.
-func (p *Publisher) publishOne(topic string, nm *natsMsg) error {
-	ack, err := p.js.PublishMsg(nm.wm.Context(), nm.msg)
+func (p *Publisher) publishOne(o outgoing) (*jetstream.PubAck, error) {
+	ctx, cancel := p.ackContext(o.ctx)
+	defer cancel()
+	ack, err := p.js.PublishMsg(ctx, o.msg)
 	if err != nil {
-		return fmt.Errorf("messaging: publish message %s to %q: %w", nm.wm.UUID, topic, err)
+		return nil, publishError(o.msg, err)
 	}
-	p.logPublished(topic, nm.wm.UUID, ack)
-	return nil
+	p.logPublished(o.msg, ack)
+	return ack, nil
 }
 
-// publishMany sends every message before waiting, so a batch costs about
-// one round trip instead of one per message.
-func (p *Publisher) publishMany(topic string, nms []*natsMsg) error {
+func (p *Publisher) publishMany(out []outgoing) ([]*jetstream.PubAck, error) {
 	type inFlight struct {
-		nm     *natsMsg
+		i      int
 		future jetstream.PubAckFuture
 		ctx    context.Context
 		cancel context.CancelFunc
 	}
-	errs := make([]error, len(nms))
-	sent := make([]inFlight, 0, len(nms))
-
-	for i, nm := range nms {
-		ctx, cancel := p.ackContext(nm.wm.Context())
+	acks := make([]*jetstream.PubAck, len(out))
+	errs := make([]error, len(out))
+	sent := make([]inFlight, 0, len(out))
+	for i, o := range out {
+		ctx, cancel := p.ackContext(o.ctx)
 		if err := ctx.Err(); err != nil {
 			cancel()
 			errs[i] = err
 			break
 		}
-		future, err := p.js.PublishMsgAsync(nm.msg)
+		future, err := p.js.PublishMsgAsync(o.msg)
 		if err != nil {
 			cancel()
 			errs[i] = err
@@ -129,37 +162,37 @@ func (p *Publisher) publishMany(topic string, nms []*natsMsg) error {
 			// (stalled, disconnected) and the caller retries the batch.
 			break
 		}
-		sent = append(sent, inFlight{nm: nm, future: future, ctx: ctx, cancel: cancel})
+		sent = append(sent, inFlight{i: i, future: future, ctx: ctx, cancel: cancel})
 	}
-
 	// Wait for every message sent, even after a failure, so that nothing of
 	// this call is still in flight when it returns.
-	for i, f := range sent {
-		var err error
+	for _, f := range sent {
 		select {
 		case ack := <-f.future.Ok():
-			p.logPublished(topic, f.nm.wm.UUID, ack)
-		case err = <-f.future.Err():
+			acks[f.i] = ack
+			p.logPublished(out[f.i].msg, ack)
+		case err := <-f.future.Err():
+			errs[f.i] = err
 		case <-f.ctx.Done():
-			err = fmt.Errorf("waiting for ack: %w", f.ctx.Err())
+			errs[f.i] = fmt.Errorf("waiting for ack: %w", f.ctx.Err())
 		}
 		f.cancel()
-		if err != nil {
-			errs[i] = err
-		}
 	}
-
 	for i, err := range errs {
 		if err != nil {
-			return fmt.Errorf("messaging: publish message %s to %q: %w", nms[i].wm.UUID, topic, err)
+			return acks, publishError(out[i].msg, err)
 		}
 	}
-	return nil
+	return acks, nil
 }
 
-// ackContext bounds the wait for one async ack: nats.go applies no timeout
-// to PublishMsgAsync futures unless configured, so a lost ack would block
-// Publish forever.
+func publishError(m *nats.Msg, err error) error {
+	return fmt.Errorf("messaging: publish message %s to %q: %w", m.Header.Get(jetstream.MsgIDHeader), m.Subject, err)
+}
+
+// ackContext bounds the wait for one ack: nats.go applies no timeout to
+// PublishMsgAsync futures unless configured, so a lost ack would block the
+// publish forever.
 func (p *Publisher) ackContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return context.WithCancel(ctx)
@@ -167,14 +200,11 @@ func (p *Publisher) ackContext(ctx context.Context) (context.Context, context.Ca
 	return context.WithTimeout(ctx, p.ackTimeout)
 }
 
-func (p *Publisher) logPublished(topic, uuid string, ack *jetstream.PubAck) {
-	fields := watermill.LogFields{"topic": topic, "message_uuid": uuid}
-	if ack != nil {
-		fields["stream"] = ack.Stream
-		fields["stream_seq"] = ack.Sequence
-		fields["duplicate"] = ack.Duplicate
-	}
-	p.logger.Trace("Message published to JetStream", fields)
+func (p *Publisher) logPublished(m *nats.Msg, ack *jetstream.PubAck) {
+	p.logger.Trace("Message published to JetStream", watermill.LogFields{
+		"topic": m.Subject, "message_uuid": m.Header.Get(jetstream.MsgIDHeader),
+		"stream": ack.Stream, "stream_seq": ack.Sequence, "duplicate": ack.Duplicate,
+	})
 }
 
 // Close stops the Publisher: it waits for publishes in flight and makes later

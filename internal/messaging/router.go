@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -14,14 +13,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopflow/orders/domain/fault"
-	"github.com/shopflow/orders/events"
 )
 
-// DefaultGiveUpAfter is the default RouterConfig.GiveUpAfter.
+// DefaultGiveUpAfter is the default RouterConfig.GiveUpAfter, and the only place the number is
+// written: a handler asks FinalAttempt, which reads the router's value, whether a failure now
+// would be given up on (a cancel whose compensation keeps failing parks its order then).
 const DefaultGiveUpAfter = 10
 
 // RouterConfig tunes how handlers are run.
 type RouterConfig struct {
+	// DeadLetterTopic receives the messages handlers gave up on. Required.
+	DeadLetterTopic string
 	// CloseTimeout bounds how long Close waits for handlers in flight; default 30s.
 	CloseTimeout time.Duration
 	// Retries are in-process retries of a failing handler before the message is nacked
@@ -37,18 +39,21 @@ type RouterConfig struct {
 }
 
 // NewRouter returns a watermill router whose handlers run inside, from outermost in:
-// Prometheus metrics; a dead-letter stage that publishes messages whose error is permanent to
-// events.SubjectDeadLetters with their reason (metadata reason_poisoned, as watermill's
+// Prometheus metrics; a dead-letter stage (deadletter.go) that publishes messages whose error
+// is permanent to cfg.DeadLetterTopic with their reason (metadata reason_poisoned, as watermill's
 // PoisonQueue) and acks them, or nacks them if that publish fails; a stage that makes the
-// error of a message permanent once it has failed GiveUpAfter deliveries, unless the error is
-// an outage (fault.ErrUnavailable); in-process retries with back-off for errors that are not
+// error of a message permanent once its handler has failed GiveUpAfter deliveries, unless the
+// error is an outage (fault.ErrUnavailable) (giveup.go); in-process retries with back-off for errors that are not
 // permanent; panic recovery; correlation id propagation.
+//
+// orders_dead_letters_total{handler} counts what the dead-letter stage stored, from 0 for every
+// handler added before Run.
 //
 // Subscribers feeding it should leave MaxDeliver unlimited (the default), so that only the
 // router decides when a message is given up on.
-func NewRouter(cfg RouterConfig, deadLetters message.Publisher, log *slog.Logger, reg prometheus.Registerer) (*message.Router, error) {
-	if deadLetters == nil || log == nil || reg == nil {
-		return nil, errors.New("messaging: NewRouter needs a dead-letter publisher, a logger and a registerer")
+func NewRouter(cfg RouterConfig, deadLetters *Publisher, log *slog.Logger, reg prometheus.Registerer) (*message.Router, error) {
+	if deadLetters == nil || cfg.DeadLetterTopic == "" || log == nil || reg == nil {
+		return nil, errors.New("messaging: NewRouter needs a dead-letter publisher and topic, a logger and a registerer")
 	}
 	if cfg.GiveUpAfter < 0 {
 		return nil, fmt.Errorf("messaging: NewRouter: negative GiveUpAfter %d", cfg.GiveUpAfter)
@@ -74,7 +79,15 @@ func NewRouter(cfg RouterConfig, deadLetters message.Publisher, log *slog.Logger
 	if err := reg.Register(deadLettered); err != nil {
 		return nil, fmt.Errorf("register dead-letter metric: %w", err)
 	}
-	dlq := deadLetterer{pub: deadLetters, topic: events.SubjectDeadLetters, count: deadLettered, log: log}
+	dlq := deadLetterer{pub: deadLetters, topic: cfg.DeadLetterTopic, count: deadLettered, log: log}
+	r.AddPlugin(func(r *message.Router) error {
+		// A counter appears only once a label is used: without a 0 for every handler,
+		// increase() cannot see the first dead letter. The handlers are known when Run starts.
+		for name := range r.Handlers() {
+			deadLettered.WithLabelValues(name)
+		}
+		return nil
+	})
 	builder := metrics.NewPrometheusMetricsBuilder(reg, "orders", "watermill")
 	builder.HandlerBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 	builder.AddPrometheusRouterMetrics(r)
@@ -90,66 +103,4 @@ func NewRouter(cfg RouterConfig, deadLetters message.Publisher, log *slog.Logger
 		middleware.CorrelationID,
 	)
 	return r, nil
-}
-
-// giveUpAfter makes the error of a message permanent once its handler has failed n times, so
-// that a message that keeps failing reaches the dead letters instead of being redelivered
-// forever. Outages (fault.ErrUnavailable) are exempt and not counted: JetStream's delivery
-// count rises with every redelivery during an outage, so it cannot tell them apart, and a
-// PostgreSQL outage of a few minutes must not leave accepted orders one failure from the dead
-// letters. The count lives in this process (a restart starts it again: later, never sooner).
-// The handler sees it through FinalAttempt.
-func giveUpAfter(n int) message.HandlerMiddleware {
-	counts := &failureCounts{m: map[string]int{}}
-	return func(h message.HandlerFunc) message.HandlerFunc {
-		return func(msg *message.Message) ([]*message.Message, error) {
-			failed := counts.get(msg.UUID)
-			msg.SetContext(withFailures(msg.Context(), failed))
-			out, err := h(msg)
-			if err == nil || fault.IsPermanent(err) {
-				counts.forget(msg.UUID)
-				return out, err
-			}
-			if errors.Is(err, fault.ErrUnavailable) {
-				return out, err
-			}
-			if failed+1 >= n {
-				counts.forget(msg.UUID)
-				return out, fault.Permanent(fmt.Errorf("gave up after %d failures: %w", failed+1, err))
-			}
-			counts.set(msg.UUID, failed+1)
-			return out, err
-		}
-	}
-}
-
-// failureCounts remembers how often each message failed, bounded so a flood of distinct
-// failing messages cannot grow it without end (past the bound it starts over: later, never
-// sooner, to the dead letters).
-type failureCounts struct {
-	mu sync.Mutex
-	m  map[string]int
-}
-
-const maxFailureCounts = 100_000
-
-func (f *failureCounts) get(id string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.m[id]
-}
-
-func (f *failureCounts) set(id string, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.m) >= maxFailureCounts {
-		f.m = map[string]int{}
-	}
-	f.m[id] = n
-}
-
-func (f *failureCounts) forget(id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.m, id)
 }

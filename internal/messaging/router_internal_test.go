@@ -12,26 +12,22 @@ import (
 	"github.com/shopflow/orders/domain/fault"
 )
 
-func TestFinalAttempt(t *testing.T) {
+func TestFinalAttemptOutsideTheRouter(t *testing.T) {
 	for _, c := range []struct {
-		attempt, maxDeliver, giveUpAfter int
-		want                             bool
+		attempt, maxDeliver int
+		want                bool
 	}{
-		{1, -1, 10, false},
-		{9, -1, 10, false},
-		{10, -1, 10, true},
-		{11, -1, 10, true},
-		{50, -1, 0, false}, // no give-up, no limit
-		{3, 3, 10, true},   // JetStream's last delivery comes first
-		{2, 3, 10, false},
+		{1, -1, false},
+		{50, -1, false}, // unlimited: only the router gives up
+		{3, 3, true},    // JetStream's last delivery
+		{2, 3, false},
 	} {
 		ctx := withDelivery(context.Background(), c.attempt, c.maxDeliver)
-		if got := FinalAttempt(ctx, c.giveUpAfter); got != c.want {
-			t.Errorf("FinalAttempt(attempt %d, maxDeliver %d, giveUpAfter %d) = %v, want %v",
-				c.attempt, c.maxDeliver, c.giveUpAfter, got, c.want)
+		if got := FinalAttempt(ctx); got != c.want {
+			t.Errorf("FinalAttempt(attempt %d, maxDeliver %d) = %v, want %v", c.attempt, c.maxDeliver, got, c.want)
 		}
 	}
-	if FinalAttempt(context.Background(), 1) {
+	if FinalAttempt(context.Background()) {
 		t.Error("FinalAttempt true for a context without a delivery")
 	}
 }
@@ -45,7 +41,7 @@ func TestOutageIsNeverGivenUpOn(t *testing.T) {
 	var next error
 	var sawFinal []bool
 	h := giveUpAfter(3)(func(m *message.Message) ([]*message.Message, error) {
-		sawFinal = append(sawFinal, FinalAttempt(m.Context(), 3))
+		sawFinal = append(sawFinal, FinalAttempt(m.Context()))
 		return nil, next
 	})
 	deliver := func(err error, attempt int) error {
@@ -92,5 +88,42 @@ func TestSubscriberDefaults(t *testing.T) {
 	cfg.MaxDeliver = 5
 	if err := cfg.validate(); err != nil {
 		t.Errorf("MaxDeliver 5 refused: %v", err)
+	}
+}
+
+// Issue 11, finding 6: the router applies its middlewares to each handler, and one event
+// reaches every handler subscribed to it. The give-up count is each handler's own: another
+// handler's failures do not add to it, and another handler's success does not reset it.
+func TestGiveUpCountsEachHandlerApart(t *testing.T) {
+	plain := errors.New("boom")
+	mw := giveUpAfter(3) // once per router, as NewRouter does
+	handler := func(err error) message.HandlerFunc {
+		return mw(func(*message.Message) ([]*message.Message, error) { return nil, err })
+	}
+	deliver := func(h message.HandlerFunc) error {
+		msg := message.NewMessage("event-1", nil)
+		msg.SetContext(withDelivery(context.Background(), 1, -1))
+		_, err := h(msg)
+		return err
+	}
+
+	payment, reporting := handler(plain), handler(plain)
+	for i, h := range []message.HandlerFunc{payment, reporting, payment, reporting} {
+		if err := deliver(h); fault.IsPermanent(err) {
+			t.Fatalf("failure %d (the second of its handler at most) gave up: %v", i+1, err)
+		}
+	}
+	if err := deliver(payment); !fault.IsPermanent(err) {
+		t.Errorf("payment's third failure = %v, want permanent", err)
+	}
+
+	payment, reporting = handler(plain), handler(nil)
+	for i, h := range []message.HandlerFunc{payment, reporting, payment} {
+		if err := deliver(h); fault.IsPermanent(err) {
+			t.Fatalf("call %d gave up: %v", i+1, err)
+		}
+	}
+	if err := deliver(payment); !fault.IsPermanent(err) {
+		t.Errorf("payment's third failure after reporting's success = %v, want permanent", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/internal/messaging"
 )
 
@@ -153,9 +154,12 @@ func TestCloseAbandonsAfterCloseTimeout(t *testing.T) {
 
 // newTestRouter returns a router built by NewRouter, with its registry. run
 // starts it; it is closed when the test ends.
-func newTestRouter(t *testing.T, cfg messaging.RouterConfig, deadLetters message.Publisher) (*message.Router, *prometheus.Registry) {
+func newTestRouter(t *testing.T, cfg messaging.RouterConfig, deadLetters *messaging.Publisher) (*message.Router, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
+	if cfg.DeadLetterTopic == "" {
+		cfg.DeadLetterTopic = events.SubjectDeadLetters
+	}
 	r, err := messaging.NewRouter(cfg, deadLetters, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)

@@ -164,8 +164,10 @@ func (s *subscription) handle(jm jetstream.Msg) {
 	if s.ctx.Err() != nil {
 		return
 	}
-	wm, attempt := toWatermill(jm, s.stream, s.logger)
-	msgCtx, cancel := context.WithCancel(withDelivery(s.msgBase, attempt, s.cfg.MaxDeliver))
+	wm, d := toWatermill(jm, s.stream, s.logger)
+	d.maxDeliver = s.cfg.MaxDeliver
+	attempt := d.attempt
+	msgCtx, cancel := context.WithCancel(context.WithValue(s.msgBase, deliveryKey{}, d))
 	// Watermill expects a message context to end once the message is settled.
 	defer cancel()
 	wm.SetContext(msgCtx)

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shopflow/orders/events"
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/testenv"
 )
 
@@ -70,7 +70,7 @@ func TestPartialFailureKeepsPerOrderOrder(t *testing.T) {
 	if _, err := js.UpdateStream(ctx, full); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := messaging.NewEnvelopePublisher(js)
+	pub, err := broker.NewEnvelopePublisher(js)
 	if err != nil {
 		t.Fatal(err)
 	}

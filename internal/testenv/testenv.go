@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/natsserver"
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/migrations"
@@ -93,7 +93,7 @@ func JetStream(t testing.TB) string {
 	}
 	t.Cleanup(srv.Shutdown)
 	js := Connect(t, srv.ClientURL())
-	if err := messaging.EnsureTopology(context.Background(), js, messaging.TopologyConfig{}); err != nil {
+	if err := broker.EnsureTopology(context.Background(), js, broker.TopologyConfig{}); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	return srv.ClientURL()

@@ -1,6 +1,7 @@
-package messaging
+package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/messaging"
 )
 
 // DeadLetter is one message of the dead-letter stream, as an operator inspects it.
@@ -28,7 +30,7 @@ type DeadLetter struct {
 
 // ErrRedriveTooSoon is returned when the original message is still inside JetStream's
 // duplicate window, which would drop the redriven copy as a repeat.
-var ErrRedriveTooSoon = errors.New("messaging: the original is still inside the duplicate window; redrive later")
+var ErrRedriveTooSoon = errors.New("broker: the original is still inside the duplicate window; redrive later")
 
 // ListDeadLetters returns up to limit dead letters, oldest first.
 func ListDeadLetters(ctx context.Context, js jetstream.JetStream, limit int) ([]DeadLetter, error) {
@@ -47,12 +49,18 @@ func ListDeadLetters(ctx context.Context, js jetstream.JetStream, limit int) ([]
 			return nil, fmt.Errorf("read dead letter %d: %w", seq, err)
 		}
 		out = append(out, DeadLetter{
-			Seq: seq, ID: m.Header.Get(jetstream.MsgIDHeader), Name: m.Header.Get(events.MetaName),
+			Seq: seq, ID: originalID(m), Name: m.Header.Get(events.MetaName),
 			OrderID: m.Header.Get(events.MetaOrderID), Topic: m.Header.Get(middleware.PoisonedTopicKey),
 			Handler: m.Header.Get(middleware.PoisonedHandlerKey), Reason: m.Header.Get(middleware.ReasonForPoisonedKey), At: m.Time,
 		})
 	}
 	return out, nil
+}
+
+// originalID is the id of the message a dead letter holds. Entries written before each had an
+// id of its own carry the message's id as their Nats-Msg-Id.
+func originalID(m *jetstream.RawStreamMsg) string {
+	return cmp.Or(m.Header.Get(messaging.MessageIDPoisonedKey), m.Header.Get(jetstream.MsgIDHeader))
 }
 
 // Redrive publishes dead letter seq back to the topic it came from, with its original headers
@@ -79,11 +87,16 @@ func Redrive(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 			out.Header[k] = v
 		}
 	}
-	ack, err := js.PublishMsg(ctx, out)
+	out.Header.Set(jetstream.MsgIDHeader, originalID(m))
+	pub, err := messaging.NewPublisher(js, nil)
+	if err != nil {
+		return err
+	}
+	acks, err := pub.PublishMsgs(ctx, out)
 	if err != nil {
 		return fmt.Errorf("redrive dead letter %d to %s: %w", seq, topic, err)
 	}
-	if ack.Duplicate {
+	if acks[0].Duplicate {
 		return fmt.Errorf("redrive dead letter %d: %w", seq, ErrRedriveTooSoon)
 	}
 	if err := s.DeleteMsg(ctx, seq); err != nil {

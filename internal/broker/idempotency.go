@@ -1,4 +1,4 @@
-package messaging
+package broker
 
 import (
 	"context"
@@ -23,7 +23,7 @@ type IdempotencyKeys struct {
 // NewIdempotencyKeys returns a store over kv (the events.BucketIdempotency bucket).
 func NewIdempotencyKeys(kv jetstream.KeyValue) (*IdempotencyKeys, error) {
 	if kv == nil {
-		return nil, errors.New("messaging: NewIdempotencyKeys needs a bucket")
+		return nil, errors.New("broker: NewIdempotencyKeys needs a bucket")
 	}
 	return &IdempotencyKeys{kv: kv}, nil
 }

@@ -1,0 +1,80 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopflow/orders/domain/fault"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/messaging"
+)
+
+// EnvelopePublisher publishes our own envelopes (the ingest's commands, the relay's events)
+// to JetStream through messaging.Publisher, the program's one publish path, waiting for each
+// to be stored.
+type EnvelopePublisher struct {
+	pub      *messaging.Publisher
+	observer prometheus.Observer
+}
+
+// EnvelopePublisherOption configures an EnvelopePublisher.
+type EnvelopePublisherOption func(*EnvelopePublisher)
+
+// Timed records every publish's latency in m under the publisher label name.
+func Timed(m *PublishMetrics, name string) EnvelopePublisherOption {
+	return func(p *EnvelopePublisher) { p.observer = m.seconds.WithLabelValues(name) }
+}
+
+// NewEnvelopePublisher returns a publisher over js.
+func NewEnvelopePublisher(js jetstream.JetStream, opts ...EnvelopePublisherOption) (*EnvelopePublisher, error) {
+	if js == nil {
+		return nil, errors.New("broker: NewEnvelopePublisher needs a JetStream context")
+	}
+	pub, err := messaging.NewPublisher(js, nil)
+	if err != nil {
+		return nil, fmt.Errorf("broker: NewEnvelopePublisher: %w", err)
+	}
+	p := &EnvelopePublisher{pub: pub}
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
+}
+
+// Publish stores envs in JetStream and returns once every one is acknowledged (stored and, on
+// a single node configured as we ship it, synced to disk). The envelope's id is its
+// Nats-Msg-Id: a message whose id JetStream has seen within its duplicate window is
+// acknowledged without being stored again, so a failed call is safely published again whole.
+// Several envelopes are pipelined (messaging.Publisher): a caller that needs two stored in
+// order (the relay, per order) puts them in separate calls. ctx bounds the wait for each ack,
+// or JetStream's default timeout (5s) when it has no deadline. Failures wrap
+// fault.ErrUnavailable.
+func (p *EnvelopePublisher) Publish(ctx context.Context, envs ...events.Envelope) error {
+	if p.observer != nil {
+		defer func(start time.Time) { p.observer.Observe(time.Since(start).Seconds()) }(time.Now())
+	}
+	msgs := make([]*nats.Msg, len(envs))
+	for i, e := range envs {
+		msgs[i] = envelopeMsg(e)
+	}
+	if _, err := p.pub.PublishMsgs(ctx, msgs...); err != nil {
+		return fmt.Errorf("%w: %w", fault.ErrUnavailable, err)
+	}
+	return nil
+}
+
+func envelopeMsg(e events.Envelope) *nats.Msg {
+	m := nats.NewMsg(e.Subject)
+	m.Data = e.Payload
+	for k, v := range e.Metadata() {
+		m.Header[k] = []string{v}
+	}
+	m.Header[jetstream.MsgIDHeader] = []string{e.ID}
+	return m
+}
