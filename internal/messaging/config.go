@@ -24,6 +24,9 @@ const (
 	DefaultConcurrency = 1
 	// DefaultCloseTimeout is the default SubscriberConfig.CloseTimeout.
 	DefaultCloseTimeout = 30 * time.Second
+	// DefaultMaxWork is the default SubscriberConfig.MaxWork: well above a payment step's
+	// worst case (two gateway calls of 20 s, each retried in process), well below forever.
+	DefaultMaxWork = 10 * time.Minute
 )
 
 // DefaultNakDelays returns the back-off used after a Nack when
@@ -42,9 +45,16 @@ type SubscriberConfig struct {
 	Resolve func(topic string) (stream, durable string, err error)
 
 	// AckWait is how long JetStream waits for an ack before redelivering.
-	// Default 30s. A handler (including in-process retries) must finish
-	// within it, or the message is redelivered while still being handled.
+	// Default 30s. While a handler works on a message the subscription tells
+	// JetStream so (InProgress, every AckWait/3), so a slow handler is not
+	// redelivered behind its back; AckWait is then how soon a message whose
+	// worker died is delivered again.
 	AckWait time.Duration
+
+	// MaxWork bounds how long a message's handler is waited for with
+	// InProgress: past it the handler is taken for hung, the heartbeats stop
+	// and JetStream redelivers the message after AckWait. Default 10m.
+	MaxWork time.Duration
 
 	// MaxDeliver is how many times JetStream delivers a message before giving
 	// up on it, or -1 for no limit. Default -1: the Router dead-letters a
@@ -103,6 +113,9 @@ func (c SubscriberConfig) withDefaults() SubscriberConfig {
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = DefaultCloseTimeout
 	}
+	if c.MaxWork == 0 {
+		c.MaxWork = DefaultMaxWork
+	}
 	if c.Logger == nil {
 		c.Logger = watermill.NopLogger{}
 	}
@@ -135,6 +148,9 @@ func (c SubscriberConfig) validate() error {
 	}
 	if c.CloseTimeout < 0 {
 		errs = append(errs, fmt.Errorf("negative CloseTimeout %s", c.CloseTimeout))
+	}
+	if c.MaxWork < 0 {
+		errs = append(errs, fmt.Errorf("negative MaxWork %s", c.MaxWork))
 	}
 	return errors.Join(errs...)
 }

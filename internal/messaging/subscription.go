@@ -181,22 +181,48 @@ func (s *subscription) handle(jm jetstream.Msg) {
 
 	// Once handed out, the message is waited for even if the subscription
 	// stops: its handler is already running and its Ack or Nack must reach
-	// JetStream. Only CloseTimeout after stopping is it abandoned.
-	select {
-	case <-wm.Acked():
-		s.ack(jm, fields)
-	case <-wm.Nacked():
-		s.nak(jm, attempt, fields)
-	case <-s.abandoned:
-		// An Ack racing with the timeout still counts.
+	// JetStream. Only CloseTimeout after stopping is it abandoned. Meanwhile
+	// JetStream hears that the message is being worked on, until MaxWork.
+	heartbeat := time.NewTicker(max(s.cfg.AckWait/3, time.Millisecond))
+	defer heartbeat.Stop()
+	hungAt := time.Now().Add(s.cfg.MaxWork)
+	for {
 		select {
 		case <-wm.Acked():
 			s.ack(jm, fields)
+			return
 		case <-wm.Nacked():
 			s.nak(jm, attempt, fields)
-		default:
-			s.logger.Info("Message not settled within CloseTimeout, abandoned until AckWait", fields)
+			return
+		case <-s.abandoned:
+			// An Ack racing with the timeout still counts.
+			select {
+			case <-wm.Acked():
+				s.ack(jm, fields)
+			case <-wm.Nacked():
+				s.nak(jm, attempt, fields)
+			default:
+				s.logger.Info("Message not settled within CloseTimeout, abandoned until AckWait", fields)
+			}
+			return
+		case now := <-heartbeat.C:
+			s.inProgress(jm, now.Before(hungAt), fields)
 		}
+	}
+}
+
+// inProgress resets the message's AckWait while its handler works; once the handler is taken
+// for hung (working is false) it lets AckWait run out, once, with a log line.
+func (s *subscription) inProgress(jm jetstream.Msg, working bool, fields watermill.LogFields) {
+	if !working {
+		if fields["hung"] == nil {
+			fields["hung"] = true
+			s.logger.Error("Handler still running past MaxWork; the message will be redelivered", nil, fields)
+		}
+		return
+	}
+	if err := jm.InProgress(); err != nil {
+		s.logger.Info("Cannot extend AckWait; the message may be redelivered while handled", watermill.LogFields{"message_uuid": fields["message_uuid"], "error": err.Error()})
 	}
 }
 
