@@ -32,9 +32,12 @@ type StockStore interface {
 	GetStock(ctx context.Context, sku string) (inventory.Stock, error)
 }
 
-// IdempotencyKeys claims a storefront's Idempotency-Key for a request (see messaging).
+// IdempotencyKeys claims a storefront's Idempotency-Key for a request, and keeps each accepted
+// order's command readable by order id until the intake has the order (see messaging).
 type IdempotencyKeys interface {
 	Claim(ctx context.Context, scope, key string, rec events.IdempotencyRecordV1) (events.IdempotencyRecordV1, bool, error)
+	RememberAccepted(ctx context.Context, cmd events.PlaceOrderV1) error
+	Accepted(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error)
 }
 
 // Publisher stores commands in JetStream and returns once they are stored.
