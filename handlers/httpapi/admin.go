@@ -34,4 +34,5 @@ func AdminRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer, checks []Chec
 		writeJSON(w, status, results)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	handleUnmatched(mux)
 }

@@ -91,12 +91,13 @@ func (a *API) RouteTable() []Route {
 	}
 }
 
-// Routes registers the v1 routes on mux.
+// Routes registers the v1 routes on mux, and problem+json answers for what none matches.
 func (a *API) Routes(mux *http.ServeMux) {
 	for _, rt := range a.RouteTable() {
 		mux.Handle(rt.Pattern, a.guard(rt))
 	}
 	mux.Handle("GET /openapi.yaml", OpenAPIHandler()) // public: it describes, it holds no data
+	handleUnmatched(mux)
 }
 
 // guard authenticates the caller (401), checks its role (403) and its rate (429) before the
