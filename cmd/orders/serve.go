@@ -66,10 +66,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		servers = append(servers, srv)
 	}
 	admin := http.NewServeMux()
-	httpapi.AdminRoutes(admin, reg, []httpapi.Check{
-		{Name: "postgres", Probe: store.Ping},
-		{Name: "jetstream", Probe: bus.ping},
-	})
+	httpapi.AdminRoutes(admin, reg, readinessChecks(cfg, store, bus))
 	if cfg.Pprof {
 		// Profiles are for the operator's network only, like /metrics (see README).
 		admin.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -88,6 +85,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	return runAll(ctx, cfg, log, servers, workers)
+}
+
+// readinessChecks are what this process needs to do its job. Every piece needs JetStream; the
+// workers need PostgreSQL too, while the API alone still takes orders without it (JetStream
+// stores them, keys seen before keep authenticating), so it only reports the database.
+func readinessChecks(cfg Config, store *postgres.Store, b *bus) []httpapi.Check {
+	return []httpapi.Check{
+		{Name: "postgres", Probe: store.Ping, Optional: cfg.Command == "api"},
+		{Name: "jetstream", Probe: b.ping},
+	}
 }
 
 // runAll starts the servers and workers and stops them in order when ctx ends.

@@ -13,10 +13,14 @@ import (
 type Check struct {
 	Name  string
 	Probe func(context.Context) error
+	// Optional marks a dependency the process can do its job without: /readyz reports it
+	// failing and stays ready.
+	Optional bool
 }
 
-// AdminRoutes registers /livez, /readyz and /metrics on mux. /readyz fails while any check
-// fails, so a load balancer stops sending requests that would only get 503s.
+// AdminRoutes registers /livez, /readyz and /metrics on mux. /readyz fails while a check that
+// is not optional fails, so a load balancer stops sending requests that would only get 503s,
+// and keeps sending those the process can still serve.
 func AdminRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer, checks []Check) {
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -28,10 +32,14 @@ func AdminRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer, checks []Chec
 		for _, c := range checks {
 			results[c.Name] = "ok"
 			if err := c.Probe(ctx); err != nil {
-				status, results[c.Name] = http.StatusServiceUnavailable, "failing"
+				results[c.Name] = "failing"
+				if !c.Optional {
+					status = http.StatusServiceUnavailable
+				}
 			}
 		}
 		writeJSON(w, status, results)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	handleUnmatched(mux)
 }

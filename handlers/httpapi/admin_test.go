@@ -36,6 +36,7 @@ func TestAdminProbes(t *testing.T) {
 		{Name: "jetstream", Probe: func(ctx context.Context) error { _, err := a.js.AccountInfo(ctx); return err }},
 	}
 	failing := append(slices.Clip(healthy), httpapi.Check{Name: "broken", Probe: closed.Ping})
+	optional := append(slices.Clip(healthy), httpapi.Check{Name: "broken", Probe: closed.Ping, Optional: true})
 	tests := []struct {
 		name   string
 		checks []httpapi.Check
@@ -47,6 +48,8 @@ func TestAdminProbes(t *testing.T) {
 		{"livez while a check fails", failing, "/livez", 200, map[string]string{"status": "ok"}},
 		{"readyz with passing checks", healthy, "/readyz", 200, map[string]string{"postgres": "ok", "jetstream": "ok"}},
 		{"readyz with a failing check", failing, "/readyz", 503,
+			map[string]string{"postgres": "ok", "jetstream": "ok", "broken": "failing"}},
+		{"readyz with an optional check failing", optional, "/readyz", 200,
 			map[string]string{"postgres": "ok", "jetstream": "ok", "broken": "failing"}},
 	}
 	for _, tc := range tests {

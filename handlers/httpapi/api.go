@@ -32,9 +32,12 @@ type StockStore interface {
 	GetStock(ctx context.Context, sku string) (inventory.Stock, error)
 }
 
-// IdempotencyKeys claims a storefront's Idempotency-Key for a request (see messaging).
+// IdempotencyKeys claims a storefront's Idempotency-Key for a request, and keeps each accepted
+// order's command readable by order id until the intake has the order (see messaging).
 type IdempotencyKeys interface {
 	Claim(ctx context.Context, scope, key string, rec events.IdempotencyRecordV1) (events.IdempotencyRecordV1, bool, error)
+	RememberAccepted(ctx context.Context, cmd events.PlaceOrderV1) error
+	Accepted(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error)
 }
 
 // Publisher stores commands in JetStream and returns once they are stored.
@@ -88,12 +91,13 @@ func (a *API) RouteTable() []Route {
 	}
 }
 
-// Routes registers the v1 routes on mux.
+// Routes registers the v1 routes on mux, and problem+json answers for what none matches.
 func (a *API) Routes(mux *http.ServeMux) {
 	for _, rt := range a.RouteTable() {
 		mux.Handle(rt.Pattern, a.guard(rt))
 	}
 	mux.Handle("GET /openapi.yaml", OpenAPIHandler()) // public: it describes, it holds no data
+	handleUnmatched(mux)
 }
 
 // guard authenticates the caller (401), checks its role (403) and its rate (429) before the

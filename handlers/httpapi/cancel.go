@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -15,10 +16,16 @@ type cancelAcceptedJSON struct {
 	Status string `json:"status"` // the status when the request was taken; GET shows the outcome
 }
 
-// cancelOrder takes a cancel request: 202 once the command is stored, 409 when the order is
-// settled already. The payment worker releases, voids or refunds, as the status then calls for.
+// cancelOrder takes a cancel request: 202 once the command is stored (also for an order
+// accepted and not taken in yet), 409 when the order is settled already. The payment worker releases, voids or refunds, as the status then calls for.
 func (a *API) cancelOrder(w http.ResponseWriter, r *http.Request, p access.Principal) {
 	o, err := a.visibleOrder(r, p, a.d.Orders.GetOrder) // the write side decides what a command may do
+	if errors.Is(err, order.ErrNotFound) {
+		// Accepted and not taken in yet: the payment worker holds the command until the order
+		// exists, then cancels it. (While PostgreSQL is down this stays a 503: only the write
+		// side can tell a settled order, which must get its 409.)
+		o, err = a.visibleOrder(r, p, a.acceptedOrder)
+	}
 	if err == nil && !o.Status().CanCancel() {
 		err = fmt.Errorf("cancel order %s: %w (status %s)", o.ID(), order.ErrSettled, o.Status())
 	}

@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shopflow/orders/domain/access"
+	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 )
@@ -83,7 +86,7 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request, p access.Princip
 	params.ID, params.AcceptedAt = held.OrderID, held.AcceptedAt
 	cmd, err := events.NewPlaceOrder(params, correlationID(r))
 	if err == nil {
-		err = a.d.Publisher.Publish(ctx, cmd)
+		err = a.storeAccepted(ctx, params, cmd)
 	}
 	if err != nil {
 		writeError(w, r, a.d.Log, err)
@@ -91,6 +94,22 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request, p access.Princip
 	}
 	w.Header().Set("Location", "/v1/orders/"+held.OrderID)
 	writeJSON(w, http.StatusAccepted, acceptedJSON{ID: held.OrderID, Status: string(order.StatusPending), AcceptedAt: held.AcceptedAt})
+}
+
+// storeAccepted stores the command and, readable by order id, the order as the client sent it.
+// The 202 waits for both (sent together: one round trip of latency), so every order a client
+// was answered for can be read from then on, as pending until the intake has it.
+func (a *API) storeAccepted(ctx context.Context, p order.PlaceParams, cmd events.Envelope) error {
+	lines := make([]events.LineV1, len(p.Lines))
+	for i, l := range p.Lines {
+		lines[i] = events.LineV1(l)
+	}
+	rec := events.PlaceOrderV1{OrderID: p.ID, Storefront: p.Storefront, CustomerID: p.CustomerID,
+		Currency: p.Currency, Lines: lines, AcceptedAt: p.AcceptedAt.UTC()}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.d.Keys.RememberAccepted(gctx, rec) })
+	g.Go(func() error { return a.d.Publisher.Publish(gctx, cmd) })
+	return g.Wait()
 }
 
 func (req orderRequest) params(storefront string) order.PlaceParams {
@@ -163,12 +182,19 @@ type changeJSON struct {
 }
 
 // getOrder answers from the read side; an order it has not projected yet (milliseconds after
-// a change) is read from the write side, so a client never gets a 404 for an order it was
-// told exists.
+// a change) is read from the write side, and one the intake has not taken in yet (or while
+// PostgreSQL is down) from its command in JetStream, as pending. So a client never gets a 404
+// for an order it was told exists.
 func (a *API) getOrder(w http.ResponseWriter, r *http.Request, p access.Principal) {
 	o, err := a.visibleOrder(r, p, a.d.Orders.GetProjectedOrder)
 	if errors.Is(err, order.ErrNotFound) {
 		o, err = a.visibleOrder(r, p, a.d.Orders.GetOrder)
+	}
+	if errors.Is(err, order.ErrNotFound) || errors.Is(err, fault.ErrUnavailable) {
+		// Not taken in yet, or PostgreSQL cannot say: the command JetStream stored answers.
+		if pending, perr := a.visibleOrder(r, p, a.acceptedOrder); perr == nil || !errors.Is(perr, order.ErrNotFound) {
+			o, err = pending, perr
+		}
 	}
 	if err != nil {
 		writeError(w, r, a.d.Log, err)
@@ -189,4 +215,23 @@ func toOrderJSON(o *order.Order) orderJSON {
 		out.History = append(out.History, changeJSON{Version: c.Version, Status: string(c.Status), Reason: c.Reason, At: c.At.UTC()})
 	}
 	return out
+}
+
+// acceptedOrder is the order the API accepted under id, as pending, from the copy of its
+// command stored at ingest; an error wrapping order.ErrNotFound when there is none.
+func (a *API) acceptedOrder(ctx context.Context, id string) (*order.Order, error) {
+	cmd, found, err := a.d.Keys.Accepted(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("accepted order %s: %w", id, order.ErrNotFound)
+	}
+	lines := make([]order.Line, len(cmd.Lines))
+	for i, l := range cmd.Lines {
+		lines[i] = order.Line(l)
+	}
+	p := order.PlaceParams{ID: cmd.OrderID, Storefront: cmd.Storefront, CustomerID: cmd.CustomerID,
+		Currency: cmd.Currency, Lines: lines, AcceptedAt: cmd.AcceptedAt}
+	return order.Rehydrate(p, order.StatusPending, "", []order.Change{{Version: 1, Status: order.StatusPending, At: cmd.AcceptedAt}}), nil
 }

@@ -6,11 +6,13 @@ package payment
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/shopflow/orders/domain/fault"
+	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 )
 
@@ -72,7 +74,8 @@ func orderEvent(msg *message.Message, name string) (events.Envelope, string, err
 // CancelOrder carries out a cancel request (order.cancel.v1). A compensation that keeps
 // failing until the last delivery parks the order in needs_attention and dead-letters the
 // command. An outage (fault.ErrUnavailable) is retried for as long as it lasts: it says
-// nothing about the compensation itself.
+// nothing about the compensation itself. So is a cancel for an order the intake has not taken
+// in yet (the API accepts those): it applies once the order exists.
 func (h *Handler) CancelOrder(msg *message.Message) error {
 	env, err := events.ParseEnvelope(msg.UUID, msg.Metadata, msg.Payload)
 	if err != nil {
@@ -84,6 +87,11 @@ func (h *Handler) CancelOrder(msg *message.Message) error {
 	}
 	ctx := msg.Context()
 	err = h.saga.Cancel(ctx, events.Delivered(events.ConsumerPaymentCancelOrder, env), cmd.OrderID, cmd.Reason)
+	if errors.Is(err, order.ErrNotFound) {
+		// The API accepts a cancel for an order it accepted and the intake has not taken in
+		// yet: wait for the order like for an outage (retried, never dead-lettered).
+		return fmt.Errorf("%w: cancel %s: not taken in yet: %w", fault.ErrUnavailable, cmd.OrderID, order.ErrNotFound)
+	}
 	if err == nil || fault.IsPermanent(err) || errors.Is(err, fault.ErrUnavailable) || !h.final(ctx) {
 		return err
 	}

@@ -71,3 +71,38 @@ func bucketKey(scope, key string) string {
 	h.Write([]byte(key))
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// pendingKey names the copy of an accepted order's command kept in the bucket, readable by
+// order id (bucketKey's names are hex digests, so the two never collide).
+func pendingKey(orderID string) string { return "order." + orderID }
+
+// RememberAccepted stores cmd (without its payment token) under its order id, so the API can
+// answer an accepted order as pending before the intake has it, even while PostgreSQL is down.
+// It lives as long as the bucket's keys (IdempotencyTTL). Failures wrap fault.ErrUnavailable.
+func (k *IdempotencyKeys) RememberAccepted(ctx context.Context, cmd events.PlaceOrderV1) error {
+	cmd.PaymentToken = "" // a read never needs it; the command in the stream carries it
+	val, err := json.Marshal(cmd)
+	if err != nil {
+		return fmt.Errorf("encode accepted order %s: %w", cmd.OrderID, err)
+	}
+	if _, err := k.kv.Put(ctx, pendingKey(cmd.OrderID), val); err != nil {
+		return fmt.Errorf("%w: remember accepted order %s: %w", fault.ErrUnavailable, cmd.OrderID, err)
+	}
+	return nil
+}
+
+// Accepted reads what RememberAccepted stored for orderID (one JetStream round trip); found is
+// false when there is nothing. Failures wrap fault.ErrUnavailable.
+func (k *IdempotencyKeys) Accepted(ctx context.Context, orderID string) (cmd events.PlaceOrderV1, found bool, err error) {
+	entry, err := k.kv.Get(ctx, pendingKey(orderID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return events.PlaceOrderV1{}, false, nil
+	}
+	if err != nil {
+		return events.PlaceOrderV1{}, false, fmt.Errorf("%w: read accepted order %s: %w", fault.ErrUnavailable, orderID, err)
+	}
+	if err := json.Unmarshal(entry.Value(), &cmd); err != nil {
+		return events.PlaceOrderV1{}, false, fmt.Errorf("decode accepted order %s: %w", orderID, err)
+	}
+	return cmd, true, nil
+}

@@ -19,6 +19,7 @@ type Collector struct {
 	poolConns, poolMax, acquires, emptyAcquires, acquireSeconds *prometheus.Desc
 	backlog, oldestOutbox, oldestInFlight, attention, up        *prometheus.Desc
 	projPosition, projLagEvents, projLagSeconds                 *prometheus.Desc
+	lag                                                         projectionLag
 }
 
 // NewCollector returns a collector over store's pool.
@@ -39,8 +40,8 @@ func NewCollector(store *Store) *Collector {
 		attention:      d("orders_orders_needing_attention", "Orders parked in needs_attention for an operator."),
 		up:             d("orders_postgres_up", "1 when the last scrape's queries succeeded."),
 		projPosition:   d("orders_projection_position", "Highest event-store sequence a projection applied.", "projection"),
-		projLagEvents:  d("orders_projection_lag_events", "Events in the event store after a projection's position.", "projection"),
-		projLagSeconds: d("orders_projection_lag_seconds", "Age of the oldest event after a projection's position (0 when caught up).", "projection"),
+		projLagEvents:  d("orders_projection_lag_events", "Events in the event store a projection has not applied.", "projection"),
+		projLagSeconds: d("orders_projection_lag_seconds", "Age of the oldest event a projection has not applied (0 when caught up).", "projection"),
 	}
 }
 
@@ -85,17 +86,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if err == nil {
-		var pos, lag int64
-		var age float64
-		err = c.store.pool.QueryRow(ctx, `SELECT COALESCE((SELECT position FROM projection_checkpoints WHERE projection = 'live'), 0) AS pos,
-			(SELECT count(*) FROM event_log WHERE seq > COALESCE((SELECT position FROM projection_checkpoints WHERE projection = 'live'), 0)),
-			COALESCE((SELECT EXTRACT(EPOCH FROM now() - occurred_at) FROM event_log
-				WHERE seq > COALESCE((SELECT position FROM projection_checkpoints WHERE projection = 'live'), 0) ORDER BY seq LIMIT 1), 0)::float8`).
-			Scan(&pos, &lag, &age)
-		if err == nil {
-			gauge(c.projPosition, float64(pos), "orders")
-			gauge(c.projLagEvents, float64(lag), "orders")
-			gauge(c.projLagSeconds, age, "orders")
+		var lag lagState
+		if lag, err = c.lag.collect(ctx, c.store); err == nil {
+			gauge(c.projPosition, float64(lag.position), "orders")
+			gauge(c.projLagEvents, float64(lag.events), "orders")
+			gauge(c.projLagSeconds, lag.age, "orders")
 		}
 	}
 	up := 1.0
