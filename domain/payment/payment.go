@@ -32,6 +32,13 @@ var ErrAlreadyCaptured = errors.New("payment: already captured")
 // ReasonAlreadyCaptured is the decline reason every gateway gives a Void of a captured hold.
 const ReasonAlreadyCaptured = "already_captured"
 
+// The decline reasons every gateway gives an amount it does not take. The order's total is
+// what it is: no retry can fix it, so the saga cancels such an order like any decline.
+const (
+	ReasonAmountTooSmall = "amount_too_small" // 0 or less, or under the gateway's minimum
+	ReasonAmountTooLarge = "amount_too_large" // over the gateway's maximum
+)
+
 // DeclineError is a decline with the gateway's reason (e.g. "card_declined").
 type DeclineError struct{ Reason string }
 
@@ -63,6 +70,8 @@ type AuthorizeRequest struct {
 // same key always yields the first call's result, so a redelivered message is harmless.
 type Gateway interface {
 	// Authorize holds funds. It returns a *DeclineError, ErrTransient or ErrUnknownOutcome.
+	// An amount the gateway does not take (0, under its minimum, over its maximum) is a
+	// decline (ReasonAmountTooSmall, ReasonAmountTooLarge…), never an error of another kind.
 	Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error)
 	// Capture takes the held amount.
 	Capture(ctx context.Context, idempotencyKey string, auth Authorization) error

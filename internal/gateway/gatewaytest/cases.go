@@ -136,3 +136,20 @@ func findDeclined(t *testing.T, gw payment.Gateway, _ Capabilities) {
 		t.Fatalf("find of a declined authorization: %v, want payment.ErrNotFound", err)
 	}
 }
+
+// amountZeroDeclined: a gateway refuses to hold nothing, and says so as a decline, so that the
+// saga cancels the order instead of retrying what no retry can fix.
+func amountZeroDeclined(t *testing.T, gw payment.Gateway, _ Capabilities) {
+	req := Request(Order(t), "tok_visa")
+	req.Amount = 0
+	_, err := gw.Authorize(t.Context(), req)
+	wantDeclined(t, err, "authorize amount 0")
+}
+
+// amountTooLargeDeclined: an amount over the gateway's maximum is a decline too.
+func amountTooLargeDeclined(t *testing.T, gw payment.Gateway, _ Capabilities) {
+	req := Request(Order(t), "tok_visa")
+	req.Amount = TooLarge
+	_, err := gw.Authorize(t.Context(), req)
+	wantDeclined(t, err, "authorize an amount over the maximum")
+}
