@@ -18,7 +18,8 @@ type Capabilities struct {
 	Declines bool
 	// Stateful: the gateway remembers its operations, so a replayed key gets the first
 	// result, operations on one authorization follow each other's rules (no capture after a
-	// void), tok_chargeDeclinedProcessingError recovers, and Find knows what was made.
+	// void), tok_chargeDeclinedProcessingError recovers, and Find and Abandon know what was
+	// made.
 	Stateful bool
 }
 
@@ -57,6 +58,9 @@ func Run(t *testing.T, newGateway func(t *testing.T) payment.Gateway, caps Capab
 		{"refund before capture is declined", caps.Stateful, refundBeforeCapture},
 		{"find unknown key", caps.Stateful, findUnknown},
 		{"find declined authorization", caps.Stateful && caps.Declines, findDeclined},
+		{"abandon after authorize returns the hold", true, abandonAfterAuthorize},
+		{"abandon unused key spends it", caps.Stateful, abandonUnusedKey},
+		{"abandon declined authorization", caps.Stateful && caps.Declines, abandonDeclined},
 	}
 	for _, c := range cases {
 		if !c.need {

@@ -217,3 +217,46 @@ func refuseAmount(amount int64) error {
 	}
 	return nil
 }
+
+// Abandon returns the approved authorization recorded under req's key, or payment.ErrNotFound
+// when there is none; a key without an outcome yet (unused, or only transient failures) is
+// declined as payment.ReasonAbandoned first, so that a later Authorize with it holds nothing.
+// It locks the key's row as Authorize does, so an Authorize in flight finishes first: its
+// record is authoritative, unlike a search.
+func (g *Gateway) Abandon(ctx context.Context, req payment.AuthorizeRequest) (payment.Authorization, error) {
+	if err := validateAuthorize(req); err != nil {
+		return payment.Authorization{}, fmt.Errorf("simulated abandon: %w", err)
+	}
+	if refuseAmount(req.Amount) != nil { // Authorize declines it before recording anything
+		return payment.Authorization{}, fmt.Errorf("simulated abandon %s: amount %d never held: %w", req.OrderID, req.Amount, payment.ErrNotFound)
+	}
+	if err := g.arrive(ctx); err != nil {
+		return payment.Authorization{}, fmt.Errorf("simulated abandon %s: %w", req.OrderID, err)
+	}
+	want := record{
+		operation: payment.OpAuthorize, orderID: req.OrderID,
+		amount: req.Amount, currency: strings.ToUpper(req.Currency),
+	}
+	var got record
+	err := g.inTx(ctx, func(tx pgx.Tx) error {
+		rec, err := claim(ctx, tx, req.IdempotencyKey, want)
+		if err != nil {
+			return err
+		}
+		if rec.outcome == "" {
+			rec.outcome, rec.reason = outcomeDeclined, payment.ReasonAbandoned
+			if err := decide(ctx, tx, req.IdempotencyKey, rec); err != nil {
+				return err
+			}
+		}
+		got = rec
+		return nil
+	})
+	switch {
+	case err != nil:
+		return payment.Authorization{}, fmt.Errorf("simulated abandon %s: %w", req.OrderID, err)
+	case got.outcome != outcomeApproved:
+		return payment.Authorization{}, fmt.Errorf("simulated abandon %s (key %s, %s): %w", req.OrderID, req.IdempotencyKey, got.reason, payment.ErrNotFound)
+	}
+	return got.authorization(), nil
+}

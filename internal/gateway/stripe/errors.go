@@ -88,6 +88,15 @@ func fromAPI(what string, se *stripego.Error) error {
 // reason than amount_too_small or amount_too_large (0 is "not an integer ≥ 1").
 const ReasonAmountInvalid = "amount_invalid"
 
+// amountReason reports whether a decline reason is Stripe refusing an amount.
+func amountReason(reason string) bool {
+	switch reason {
+	case string(stripego.ErrorCodeAmountTooSmall), string(stripego.ErrorCodeAmountTooLarge), ReasonAmountInvalid:
+		return true
+	}
+	return false
+}
+
 // amountParam reports whether a request parameter is the amount of the payment.
 func amountParam(param string) bool {
 	return param == "amount" || param == "amount_to_capture"
