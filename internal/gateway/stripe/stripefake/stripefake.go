@@ -45,6 +45,7 @@ type Server struct {
 	saved        map[string]saved
 	pms          map[string]string // PaymentMethod id -> token
 	refunded     map[string]bool
+	mismatches   int // idempotency_error answers
 }
 
 // intent is one PaymentIntent.
@@ -67,6 +68,7 @@ type saved struct {
 	route, params string
 	status        int
 	body          []byte
+	confirm       bool // a confirming PaymentIntent creation, whose answer LoseConfirms loses
 }
 
 // New starts a server whose search sees a PaymentIntent only searchLag after its creation; it
@@ -92,7 +94,7 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // LoseConfirms makes the server carry out every confirming PaymentIntent creation and then
 // cut the connection in the middle of its answer, while on: the caller cannot know whether it
-// holds funds. A replay of the same key answers in full.
+// holds funds. Replays of such a creation are lost too while it is on.
 func (s *Server) LoseConfirms(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,6 +108,14 @@ func (s *Server) CatchUp() {
 	for _, in := range s.intents {
 		in.createdAt = in.createdAt.Add(-s.lag)
 	}
+}
+
+// IdempotencyErrors is how many requests reused a key with other parameters, and were
+// refused.
+func (s *Server) IdempotencyErrors() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mismatches
 }
 
 // Intent is what a test sees of a PaymentIntent.
@@ -156,10 +166,19 @@ func (s *Server) idempotent(fn func(r *http.Request, form url.Values) answer) ht
 		route, params, key := r.Method+" "+r.URL.Path, r.PostForm.Encode(), r.Header.Get("Idempotency-Key")
 		s.mu.Lock()
 		if prev, ok := s.saved[key]; ok && key != "" {
+			mismatch := prev.route != route || prev.params != params
+			if mismatch {
+				s.mismatches++
+			}
+			lose := s.loseConfirms && prev.confirm
 			s.mu.Unlock()
-			if prev.route != route || prev.params != params {
+			switch {
+			case mismatch:
 				writeJSON(w, http.StatusBadRequest, apiError("idempotency_error", "", "",
 					"Keys for idempotent requests can only be used with the same parameters they were first used with."))
+				return
+			case lose:
+				cut(w)
 				return
 			}
 			w.Header().Set("Content-Type", "application/json")
@@ -177,7 +196,8 @@ func (s *Server) idempotent(fn func(r *http.Request, form url.Values) answer) ht
 		}
 		// Like Stripe, a request refused by validation (400) leaves the key unused.
 		if key != "" && a.status != http.StatusBadRequest {
-			s.saved[key] = saved{route: route, params: params, status: a.status, body: body}
+			s.saved[key] = saved{route: route, params: params, status: a.status, body: body,
+				confirm: route == "POST /v1/payment_intents" && r.PostForm.Get("confirm") == "true"}
 		}
 		s.mu.Unlock()
 		if a.lose {
