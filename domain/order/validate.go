@@ -34,7 +34,15 @@ func Validate(p PlaceParams) error {
 	case len(p.Lines) > MaxLines:
 		v.add("lines", "must hold at most %d lines, got %d", MaxLines, len(p.Lines))
 	default:
+		before := len(v.fields)
 		checkLines(&v, p.Lines)
+		// The total is only meaningful once every line is valid.
+		if len(v.fields) == before && Total(p.Lines) <= 0 {
+			// A payment gateway refuses to hold 0 (Stripe: amount must be ≥ 1), so an order
+			// with nothing to pay could never be authorized: refuse it here, while the client
+			// is there to hear why. A free line is fine in an order that costs something.
+			v.add("lines", "must add up to a positive total; free lines need a paid line beside them")
+		}
 	}
 	return v.err()
 }

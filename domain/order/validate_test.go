@@ -92,6 +92,12 @@ func TestValidateRejects(t *testing.T) {
 		{"quantity 10001", func(p *order.PlaceParams) { p.Lines[1].Quantity = order.MaxQuantity + 1 }, []string{"lines[1].quantity"}},
 		{"unit_price -1", func(p *order.PlaceParams) { p.Lines[1].UnitPrice = -1 }, []string{"lines[1].unit_price"}},
 		{"unit_price over the max", func(p *order.PlaceParams) { p.Lines[2].UnitPrice = order.MaxUnitPrice + 1 }, []string{"lines[2].unit_price"}},
+		// A gateway refuses to hold nothing: an order with nothing to pay would never settle.
+		{"total 0", func(p *order.PlaceParams) {
+			for i := range p.Lines {
+				p.Lines[i].UnitPrice = 0
+			}
+		}, []string{"lines"}},
 		{"several errors at once", func(p *order.PlaceParams) {
 			p.CustomerID, p.Currency, p.PaymentToken = "", "usd", ""
 			p.Lines[0].Quantity, p.Lines[1].UnitPrice, p.Lines[2].SKU = 0, -5, "bad sku"
@@ -135,6 +141,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"sku of 64 characters", func(p *order.PlaceParams) { p.Lines[0].SKU = strings.Repeat("S", 64) }},
 		{"quantity 1 and 10000", func(p *order.PlaceParams) { p.Lines[0].Quantity, p.Lines[1].Quantity = 1, order.MaxQuantity }},
 		{"unit_price 0 and the max", func(p *order.PlaceParams) { p.Lines[0].UnitPrice, p.Lines[1].UnitPrice = 0, order.MaxUnitPrice }},
+		{"a free line in an order with a positive total", func(p *order.PlaceParams) {
+			p.Lines[0].UnitPrice, p.Lines[1].UnitPrice, p.Lines[2].UnitPrice = 0, 0, 1
+		}},
 		{"zero-decimal currency", func(p *order.PlaceParams) { p.Currency = "JPY" }},
 	}
 	for _, tc := range tests {

@@ -32,6 +32,13 @@ var ErrAlreadyCaptured = errors.New("payment: already captured")
 // ReasonAlreadyCaptured is the decline reason every gateway gives a Void of a captured hold.
 const ReasonAlreadyCaptured = "already_captured"
 
+// The decline reasons every gateway gives an amount it does not take. The order's total is
+// what it is: no retry can fix it, so the saga cancels such an order like any decline.
+const (
+	ReasonAmountTooSmall = "amount_too_small" // 0 or less, or under the gateway's minimum
+	ReasonAmountTooLarge = "amount_too_large" // over the gateway's maximum
+)
+
 // DeclineError is a decline with the gateway's reason (e.g. "card_declined").
 type DeclineError struct{ Reason string }
 
@@ -63,6 +70,8 @@ type AuthorizeRequest struct {
 // same key always yields the first call's result, so a redelivered message is harmless.
 type Gateway interface {
 	// Authorize holds funds. It returns a *DeclineError, ErrTransient or ErrUnknownOutcome.
+	// An amount the gateway does not take (0, under its minimum, over its maximum) is a
+	// decline (ReasonAmountTooSmall, ReasonAmountTooLarge…), never an error of another kind.
 	Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error)
 	// Capture takes the held amount.
 	Capture(ctx context.Context, idempotencyKey string, auth Authorization) error
@@ -71,9 +80,26 @@ type Gateway interface {
 	// Refund returns a captured amount.
 	Refund(ctx context.Context, idempotencyKey string, auth Authorization) error
 	// Find returns the authorization made with an Authorize idempotency key, or ErrNotFound:
-	// how an unknown outcome is settled.
+	// how the authorize step settles an unknown outcome. ErrNotFound may be stale (Stripe's
+	// search lags its writes): the step then authorizes again with the same key, which the
+	// gateway answers with the first call's result, so a stale answer costs a retry, never a
+	// second hold. It is no proof that no hold exists: a cancellation asks Abandon.
 	Find(ctx context.Context, idempotencyKey string, orderID string) (Authorization, error)
+	// Abandon gives up the authorization req asks for, for an order cancelled or expired
+	// before an authorization was recorded. It returns the hold an Authorize with req's key
+	// made, which the caller must void, or ErrNotFound when none holds funds; either way, no
+	// Authorize with that key holds funds afterwards (the key is spent: a late or repeated
+	// Authorize is refused). It never answers ErrNotFound on a guess: when it cannot tell, it
+	// returns ErrUnknownOutcome (or ErrTransient), and the caller retries, then parks the order
+	// in needs_attention rather than release it with a possible hold. req must be the request
+	// the authorize step sends (same key, order, amount, currency and token): a gateway may
+	// replay it to learn what the first one did.
+	Abandon(ctx context.Context, req AuthorizeRequest) (Authorization, error)
 }
+
+// ReasonAbandoned is the decline reason an Authorize gets once Abandon spent its key, where
+// the gateway answers it with a decline at all.
+const ReasonAbandoned = "authorization_abandoned"
 
 // Operation names one gateway call of an order's saga.
 type Operation string

@@ -42,6 +42,7 @@ func TestPostOrderBadInput(t *testing.T) {
 		{"quantity -5", orderBody(t, func(m map[string]any) { line(m, 0)["quantity"] = -5 }), json, "k", 422, "lines[0].quantity"},
 		{"quantity 1000000", orderBody(t, func(m map[string]any) { line(m, 0)["quantity"] = 1_000_000 }), json, "k", 422, "lines[0].quantity"},
 		{"unit_price negative", orderBody(t, func(m map[string]any) { line(m, 1)["unit_price"] = -1 }), json, "k", 422, "lines[1].unit_price"},
+		{"total 0", orderBody(t, func(m map[string]any) { line(m, 0)["unit_price"], line(m, 1)["unit_price"] = 0, 0 }), json, "k", 422, "lines"},
 		{"bad sku", orderBody(t, func(m map[string]any) { line(m, 1)["sku"] = "SKU 2" }), json, "k", 422, "lines[1].sku"},
 		{"unknown currency", orderBody(t, func(m map[string]any) { m["currency"] = "XYZ" }), json, "k", 422, "currency"},
 		{"missing payment token", orderBody(t, func(m map[string]any) { delete(m, "payment") }), json, "k", 422, "payment.token"},

@@ -136,3 +136,61 @@ func findDeclined(t *testing.T, gw payment.Gateway, _ Capabilities) {
 		t.Fatalf("find of a declined authorization: %v, want payment.ErrNotFound", err)
 	}
 }
+
+// amountZeroDeclined: a gateway refuses to hold nothing, and says so as a decline, so that the
+// saga cancels the order instead of retrying what no retry can fix.
+func amountZeroDeclined(t *testing.T, gw payment.Gateway, _ Capabilities) {
+	req := Request(Order(t), "tok_visa")
+	req.Amount = 0
+	_, err := gw.Authorize(t.Context(), req)
+	wantDeclined(t, err, "authorize amount 0")
+}
+
+// amountTooLargeDeclined: an amount over the gateway's maximum is a decline too.
+func amountTooLargeDeclined(t *testing.T, gw payment.Gateway, _ Capabilities) {
+	req := Request(Order(t), "tok_visa")
+	req.Amount = TooLarge
+	_, err := gw.Authorize(t.Context(), req)
+	wantDeclined(t, err, "authorize an amount over the maximum")
+}
+
+func abandonAfterAuthorize(t *testing.T, gw payment.Gateway, caps Capabilities) {
+	req := Request(Order(t), "tok_visa")
+	auth, err := gw.Authorize(t.Context(), req)
+	if err != nil {
+		t.Fatalf("authorize: %v", err)
+	}
+	found, err := gw.Abandon(t.Context(), req)
+	if err != nil {
+		t.Fatalf("abandon after an approved authorize: %v, want its hold", err)
+	}
+	if found.ID == "" {
+		t.Fatal("abandon returned a hold without an ID")
+	}
+	if caps.Stateful && found != auth {
+		t.Fatalf("abandon returned %+v, authorized %+v", found, auth)
+	}
+}
+
+// abandonUnusedKey: nothing held, and nothing can be once the key is abandoned.
+func abandonUnusedKey(t *testing.T, gw payment.Gateway, _ Capabilities) {
+	req := Request(Order(t), "tok_visa")
+	if _, err := gw.Abandon(t.Context(), req); !errors.Is(err, payment.ErrNotFound) {
+		t.Fatalf("abandon of a key never used: %v, want payment.ErrNotFound", err)
+	}
+	if auth, err := gw.Authorize(t.Context(), req); err == nil {
+		t.Fatalf("authorize after abandon held %+v, want it refused", auth)
+	}
+	if _, err := gw.Abandon(t.Context(), req); !errors.Is(err, payment.ErrNotFound) {
+		t.Fatalf("abandon again: %v, want payment.ErrNotFound", err)
+	}
+}
+
+func abandonDeclined(t *testing.T, gw payment.Gateway, _ Capabilities) {
+	req := Request(Order(t), "tok_chargeDeclined")
+	_, err := gw.Authorize(t.Context(), req)
+	wantDeclined(t, err, "authorize tok_chargeDeclined")
+	if _, err := gw.Abandon(t.Context(), req); !errors.Is(err, payment.ErrNotFound) {
+		t.Fatalf("abandon of a declined authorization: %v, want payment.ErrNotFound", err)
+	}
+}

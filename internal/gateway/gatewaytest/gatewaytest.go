@@ -14,11 +14,12 @@ import (
 // Capabilities says what an implementation under test can show. stripe-mock, for one,
 // validates requests and answers fixtures: it never declines and remembers nothing.
 type Capabilities struct {
-	// Declines: tok_chargeDeclined is declined.
+	// Declines: tok_chargeDeclined is declined, and so is an amount over TooLarge.
 	Declines bool
 	// Stateful: the gateway remembers its operations, so a replayed key gets the first
 	// result, operations on one authorization follow each other's rules (no capture after a
-	// void), tok_chargeDeclinedProcessingError recovers, and Find knows what was made.
+	// void), tok_chargeDeclinedProcessingError recovers, and Find and Abandon know what was
+	// made.
 	Stateful bool
 }
 
@@ -27,6 +28,9 @@ const (
 	Amount   int64 = 1999
 	Currency       = "EUR"
 )
+
+// TooLarge is an amount over every gateway's maximum: Stripe takes at most eight digits.
+const TooLarge int64 = 1_000_000_000
 
 // Run runs the contract on gateways made by newGateway, one per case; the cases run in
 // parallel. A case the capabilities rule out is not run at all (rather than skipped), so a
@@ -46,12 +50,17 @@ func Run(t *testing.T, newGateway func(t *testing.T) payment.Gateway, caps Capab
 		{"refund after capture", true, refundAfterCapture},
 		{"find after authorize", true, findAfterAuthorize},
 		{"declined card", caps.Declines, declinedCard},
+		{"amount 0 is declined", true, amountZeroDeclined},
+		{"amount over the maximum is declined", caps.Declines, amountTooLargeDeclined},
 		{"processing error recovers with the same key", caps.Stateful, processingErrorRecovers},
 		{"capture after void is declined", caps.Stateful, captureAfterVoid},
 		{"void after capture is declined", caps.Stateful, voidAfterCapture},
 		{"refund before capture is declined", caps.Stateful, refundBeforeCapture},
 		{"find unknown key", caps.Stateful, findUnknown},
 		{"find declined authorization", caps.Stateful && caps.Declines, findDeclined},
+		{"abandon after authorize returns the hold", true, abandonAfterAuthorize},
+		{"abandon unused key spends it", caps.Stateful, abandonUnusedKey},
+		{"abandon declined authorization", caps.Stateful && caps.Declines, abandonDeclined},
 	}
 	for _, c := range cases {
 		if !c.need {

@@ -27,6 +27,9 @@ const (
 	TokenProcessingError = "tok_chargeDeclinedProcessingError"
 )
 
+// MaxAmount is the largest amount the gateway holds: Stripe's, eight digits of minor units.
+const MaxAmount = 99_999_999
+
 // ErrKeyReused is returned when an idempotency key comes back with a different request (another
 // operation, order, authorization or amount). Like Stripe, the gateway refuses rather than
 // guess which of the two requests was meant; retrying cannot fix it.
@@ -66,9 +69,14 @@ func New(pool *pgxpool.Pool, cfg Config, rnd *mathrand.Rand) (*Gateway, error) {
 // tok_chargeDeclinedProcessingError fails with payment.ErrTransient Config.TransientFailures
 // times for its key and is then approved, and any other token is approved. A key that already
 // has an outcome gets that outcome again; a key reused for another request gets ErrKeyReused.
+// An amount of 0 or less is declined as "amount_too_small", one over MaxAmount as
+// "amount_too_large", as Stripe does, before anything is recorded.
 func (g *Gateway) Authorize(ctx context.Context, req payment.AuthorizeRequest) (payment.Authorization, error) {
 	if err := validateAuthorize(req); err != nil {
 		return payment.Authorization{}, fmt.Errorf("simulated authorize: %w", err)
+	}
+	if err := refuseAmount(req.Amount); err != nil {
+		return payment.Authorization{}, fmt.Errorf("simulated authorize %s: amount %d: %w", req.OrderID, req.Amount, err)
 	}
 	if err := g.arrive(ctx); err != nil {
 		return payment.Authorization{}, fmt.Errorf("simulated authorize %s: %w", req.OrderID, err)
@@ -192,11 +200,63 @@ func validateAuthorize(req payment.AuthorizeRequest) error {
 	if req.OrderID == "" {
 		errs = append(errs, errors.New("empty order id"))
 	}
-	if req.Amount <= 0 {
-		errs = append(errs, fmt.Errorf("amount %d is not positive", req.Amount))
-	}
 	if len(req.Currency) != 3 {
 		errs = append(errs, fmt.Errorf("currency %q is not an ISO 4217 code", req.Currency))
 	}
 	return errors.Join(errs...)
+}
+
+// refuseAmount declines an amount the gateway does not hold. The amount is the order's
+// total, which no retry changes: a decline makes the saga cancel the order.
+func refuseAmount(amount int64) error {
+	switch {
+	case amount <= 0:
+		return &payment.DeclineError{Reason: payment.ReasonAmountTooSmall}
+	case amount > MaxAmount:
+		return &payment.DeclineError{Reason: payment.ReasonAmountTooLarge}
+	}
+	return nil
+}
+
+// Abandon returns the approved authorization recorded under req's key, or payment.ErrNotFound
+// when there is none; a key without an outcome yet (unused, or only transient failures) is
+// declined as payment.ReasonAbandoned first, so that a later Authorize with it holds nothing.
+// It locks the key's row as Authorize does, so an Authorize in flight finishes first: its
+// record is authoritative, unlike a search.
+func (g *Gateway) Abandon(ctx context.Context, req payment.AuthorizeRequest) (payment.Authorization, error) {
+	if err := validateAuthorize(req); err != nil {
+		return payment.Authorization{}, fmt.Errorf("simulated abandon: %w", err)
+	}
+	if refuseAmount(req.Amount) != nil { // Authorize declines it before recording anything
+		return payment.Authorization{}, fmt.Errorf("simulated abandon %s: amount %d never held: %w", req.OrderID, req.Amount, payment.ErrNotFound)
+	}
+	if err := g.arrive(ctx); err != nil {
+		return payment.Authorization{}, fmt.Errorf("simulated abandon %s: %w", req.OrderID, err)
+	}
+	want := record{
+		operation: payment.OpAuthorize, orderID: req.OrderID,
+		amount: req.Amount, currency: strings.ToUpper(req.Currency),
+	}
+	var got record
+	err := g.inTx(ctx, func(tx pgx.Tx) error {
+		rec, err := claim(ctx, tx, req.IdempotencyKey, want)
+		if err != nil {
+			return err
+		}
+		if rec.outcome == "" {
+			rec.outcome, rec.reason = outcomeDeclined, payment.ReasonAbandoned
+			if err := decide(ctx, tx, req.IdempotencyKey, rec); err != nil {
+				return err
+			}
+		}
+		got = rec
+		return nil
+	})
+	switch {
+	case err != nil:
+		return payment.Authorization{}, fmt.Errorf("simulated abandon %s: %w", req.OrderID, err)
+	case got.outcome != outcomeApproved:
+		return payment.Authorization{}, fmt.Errorf("simulated abandon %s (key %s, %s): %w", req.OrderID, req.IdempotencyKey, got.reason, payment.ErrNotFound)
+	}
+	return got.authorization(), nil
 }

@@ -28,6 +28,7 @@ func refused(code stripego.ErrorCode) bool {
 		stripego.ErrorCodeCaptureUnauthorizedPayment,
 		stripego.ErrorCodeChargeNotRefundable,
 		stripego.ErrorCodeAmountTooLarge,
+		stripego.ErrorCodeAmountTooSmall,
 		stripego.ErrorCodePaymentIntentAuthenticationFailure,
 		stripego.ErrorCodePaymentIntentPaymentAttemptFailed,
 		stripego.ErrorCodePaymentIntentIncompatiblePaymentMethod,
@@ -70,12 +71,35 @@ func fromAPI(what string, se *stripego.Error) error {
 		return fmt.Errorf("%s: %w (%s)", what, &payment.DeclineError{Reason: declineReason(se)}, detail)
 	case status == http.StatusBadRequest && refused(se.Code):
 		return fmt.Errorf("%s: %w (%s)", what, &payment.DeclineError{Reason: string(se.Code)}, detail)
+	case status == http.StatusBadRequest && amountParam(se.Param):
+		// Stripe refuses 0 as parameter_invalid_integer rather than amount_too_small. The
+		// amount is the order's total, not a bug of this program: no retry can change it, so
+		// the saga must cancel the order rather than retry the step until it gives up.
+		return fmt.Errorf("%s: %w (%s)", what, &payment.DeclineError{Reason: ReasonAmountInvalid}, detail)
 	case status == http.StatusConflict, status == http.StatusTooManyRequests, status >= 500:
 		// 409: another request with this idempotency key is in flight; 429: rate limited or a
 		// lock timeout; 5xx: Stripe's own failure. A retry with the same key may succeed.
 		return fmt.Errorf("%s: %w (%s)", what, payment.ErrTransient, detail)
 	}
 	return fmt.Errorf("%s: stripe refused the request (%s)", what, detail)
+}
+
+// ReasonAmountInvalid is the decline reason of an amount Stripe does not take for another
+// reason than amount_too_small or amount_too_large (0 is "not an integer ≥ 1").
+const ReasonAmountInvalid = "amount_invalid"
+
+// amountReason reports whether a decline reason is Stripe refusing an amount.
+func amountReason(reason string) bool {
+	switch reason {
+	case string(stripego.ErrorCodeAmountTooSmall), string(stripego.ErrorCodeAmountTooLarge), ReasonAmountInvalid:
+		return true
+	}
+	return false
+}
+
+// amountParam reports whether a request parameter is the amount of the payment.
+func amountParam(param string) bool {
+	return param == "amount" || param == "amount_to_capture"
 }
 
 // declineReason is the issuer's decline code when Stripe has one (insufficient_funds,

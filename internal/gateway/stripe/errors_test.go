@@ -39,6 +39,11 @@ func TestErrorMapping(t *testing.T) {
 		{"authentication required", "authorize", nil, intent("requires_action"), payment.ErrDeclined, "authentication_required"},
 		{"unknown token", "authorize", stripeError(400, "invalid_request_error", "resource_missing", ""), nil, payment.ErrDeclined, "resource_missing"},
 		{"capture of a cancelled intent", "capture", nil, stripeError(400, "invalid_request_error", "payment_intent_unexpected_state", ""), payment.ErrDeclined, "payment_intent_unexpected_state"},
+		{"amount too small", "authorize", nil, stripeParamError(400, "amount_too_small", "amount"), payment.ErrDeclined, "amount_too_small"},
+		{"amount too large", "authorize", nil, stripeParamError(400, "amount_too_large", "amount"), payment.ErrDeclined, "amount_too_large"},
+		{"amount not accepted", "authorize", nil, stripeParamError(400, "parameter_invalid_integer", "amount"), payment.ErrDeclined, "amount_invalid"},
+		{"capture amount not accepted", "capture", nil, stripeParamError(400, "parameter_invalid_integer", "amount_to_capture"), payment.ErrDeclined, "amount_invalid"},
+		{"another parameter not accepted", "authorize", nil, stripeParamError(400, "parameter_invalid_integer", "application_fee_amount"), nil, ""},
 		{"server error", "capture", nil, stripeError(500, "api_error", "", ""), payment.ErrTransient, ""},
 		{"rate limited", "capture", nil, stripeError(429, "invalid_request_error", "rate_limit", ""), payment.ErrTransient, ""},
 		{"same key in flight", "capture", nil, stripeError(409, "idempotency_error", "idempotency_key_in_use", ""), payment.ErrTransient, ""},
@@ -126,6 +131,17 @@ func call(ctx context.Context, gw *stripe.Gateway, name string) error {
 		return err
 	}
 	return fmt.Errorf("no call %q", name)
+}
+
+// stripeParamError answers an invalid_request_error about one parameter, as Stripe does for
+// an amount it will not take (amount_too_small, or parameter_invalid_integer for 0).
+func stripeParamError(status int, code, param string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		body := map[string]any{"error": map[string]string{
+			"type": "invalid_request_error", "code": code, "param": param, "message": "This value is not accepted.",
+		}}
+		writeJSON(w, status, body)
+	}
 }
 
 // stripeError answers a Stripe error object; its message quotes the token, as Stripe's

@@ -58,13 +58,19 @@ func New(cfg Config) (*Gateway, error) {
 }
 
 // Authorize turns req.Token into a PaymentMethod and confirms a PaymentIntent on it with
-// manual capture. A decline is a *payment.DeclineError with the issuer's decline code; a card
+// manual capture. A decline is a *payment.DeclineError with the issuer's decline code, or
+// with Stripe's code for an amount it does not take (amount_too_small, amount_too_large,
+// amount_invalid; an amount of 0 or less is refused here as amount_too_small); a card
 // that needs the customer's authentication (3-D Secure) is declined as
 // "authentication_required", since no customer is there to authenticate.
 func (g *Gateway) Authorize(ctx context.Context, req payment.AuthorizeRequest) (payment.Authorization, error) {
 	what := "stripe authorize " + req.OrderID
 	if req.IdempotencyKey == "" || req.OrderID == "" || req.Token == "" {
 		return payment.Authorization{}, fmt.Errorf("%s: empty idempotency key, order id or token", what)
+	}
+	if req.Amount <= 0 {
+		// Stripe would refuse it too (parameter_invalid_integer); refusing here sends nothing.
+		return payment.Authorization{}, fmt.Errorf("%s: amount %d: %w", what, req.Amount, &payment.DeclineError{Reason: payment.ReasonAmountTooSmall})
 	}
 	ctx, cancel, err := g.call(ctx, what)
 	if err != nil {

@@ -91,7 +91,8 @@ var errNoID = errors.New("empty idempotency key or authorization id")
 // Stripe's search index lags writes, by under a minute normally and up to an hour during
 // outages, so ErrNotFound shortly after an unknown outcome is not proof that nothing was made:
 // a caller retrying Authorize with the same key then gets the first result from Stripe's
-// idempotency layer rather than a second charge.
+// idempotency layer rather than a second charge. A cancellation, which must know, asks
+// Abandon.
 func (g *Gateway) Find(ctx context.Context, idempotencyKey, orderID string) (payment.Authorization, error) {
 	what := "stripe find " + orderID
 	ctx, cancel, err := g.call(ctx, what)
@@ -99,6 +100,12 @@ func (g *Gateway) Find(ctx context.Context, idempotencyKey, orderID string) (pay
 		return payment.Authorization{}, err
 	}
 	defer cancel()
+	return g.search(ctx, what, idempotencyKey, orderID)
+}
+
+// search looks for the PaymentIntent Authorize made with idempotencyKey for orderID in
+// Stripe's search index. Its payment.ErrNotFound may be stale: the index lags writes.
+func (g *Gateway) search(ctx context.Context, what, idempotencyKey, orderID string) (payment.Authorization, error) {
 	params := &stripego.PaymentIntentSearchParams{SearchParams: stripego.SearchParams{
 		Query: fmt.Sprintf("metadata['%s']:'%s' AND metadata['%s']:'%s'",
 			MetadataIdempotencyKey, quote(idempotencyKey), MetadataOrderID, quote(orderID)),
