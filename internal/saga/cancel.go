@@ -89,8 +89,14 @@ func (s *Service) cancel(ctx context.Context, o *order.Order, reason string) err
 
 // voidStrayAuthorization voids a hold that an authorize step made and could not commit (it
 // failed or died after the gateway call): the order still reads reserved, the gateway does not.
+// Abandon spends the authorize key, so a late authorize holds nothing, and never answers "no
+// hold" on a guess (a lagging search): when unsure it fails transiently and the step is
+// retried, so an order is never released while a hold may stand.
 func (s *Service) voidStrayAuthorization(ctx context.Context, o *order.Order) error {
-	auth, err := s.gw.Find(ctx, payment.IdempotencyKey(o.ID(), payment.OpAuthorize), o.ID())
+	auth, err := s.gw.Abandon(ctx, payment.AuthorizeRequest{
+		IdempotencyKey: payment.IdempotencyKey(o.ID(), payment.OpAuthorize), OrderID: o.ID(),
+		Amount: o.Total(), Currency: o.Currency(), Token: o.PaymentToken(),
+	})
 	if errors.Is(err, payment.ErrNotFound) {
 		return nil
 	}

@@ -155,7 +155,7 @@ func Must(t *testing.T, err error) {
 	}
 }
 
-// RefusingGateway is a gateway whose compensations (Find, Void, Refund) and captures fail with
+// RefusingGateway is a gateway whose compensations (Find, Abandon, Void, Refund) and captures fail with
 // Err, an error of no kind the saga knows (neither a decline nor transient): a compensation
 // that cannot succeed until an operator acts. Authorize goes through to the gateway it wraps.
 type RefusingGateway struct {
@@ -165,6 +165,11 @@ type RefusingGateway struct {
 
 // Find fails with g.Err.
 func (g RefusingGateway) Find(context.Context, string, string) (payment.Authorization, error) {
+	return payment.Authorization{}, g.Err
+}
+
+// Abandon fails with g.Err.
+func (g RefusingGateway) Abandon(context.Context, payment.AuthorizeRequest) (payment.Authorization, error) {
 	return payment.Authorization{}, g.Err
 }
 
