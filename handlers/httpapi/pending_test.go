@@ -14,7 +14,7 @@ import (
 	"github.com/shopflow/orders/domain/access"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/handlers/httpapi"
-	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/postgres"
 )
 
@@ -100,11 +100,11 @@ func TestAcceptedOrderIsPendingDuringDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := messaging.NewIdempotencyKeys(kv)
+	keys, err := broker.NewIdempotencyKeys(kv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := messaging.NewEnvelopePublisher(a.js)
+	pub, err := broker.NewEnvelopePublisher(a.js)
 	if err != nil {
 		t.Fatal(err)
 	}
