@@ -47,8 +47,9 @@ func newStore(t testing.TB) *postgres.Store {
 	return store
 }
 
-// newAppOn builds the API over store and js, whose topology must exist.
-func newAppOn(t testing.TB, store *postgres.Store, js jetstream.JetStream) *app {
+// deps are the API's dependencies over store and js as `orders api` wires them, without a rate
+// limit; tests change what they need before httpapi.New.
+func deps(t testing.TB, store *postgres.Store, js jetstream.JetStream) httpapi.Deps {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -72,12 +73,16 @@ func newAppOn(t testing.TB, store *postgres.Store, js jetstream.JetStream) *app 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return httpapi.Deps{Orders: store, Stock: store, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter,
+		Log: slog.New(slog.DiscardHandler), Now: time.Now}
+}
+
+// newAppOn builds the API over store and js, whose topology must exist.
+func newAppOn(t testing.TB, store *postgres.Store, js jetstream.JetStream) *app {
+	t.Helper()
 	createKey(t, store, storefrontKey, access.RoleStorefront, "default")
 	createKey(t, store, adminKey, access.RoleAdmin, "")
-	api, err := httpapi.New(httpapi.Deps{
-		Orders: store, Stock: store, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter,
-		Log: slog.New(slog.DiscardHandler), Now: time.Now,
-	})
+	api, err := httpapi.New(deps(t, store, js))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,7 +23,6 @@ import (
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/handlers/httpapi"
-	"github.com/shopflow/orders/internal/broker"
 )
 
 // The tests in this file hold the API to openapi.yaml: each serves real requests through the
@@ -441,32 +439,12 @@ func TestOpenAPIRateLimited(t *testing.T) {
 // rateLimitedAPI is a's API with a limiter that gives each key one request.
 func rateLimitedAPI(t *testing.T, a *app) *httpapi.API {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := a.js.KeyValue(ctx, events.BucketIdempotency)
-	if err != nil {
+	d := deps(t, a.store, a.js)
+	var err error
+	if d.Limiter, err = httpapi.NewRateLimiter(0.001, 1, time.Now); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := broker.NewIdempotencyKeys(kv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := broker.NewEnvelopePublisher(a.js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := httpapi.NewAuthenticator(a.store, 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	limiter, err := httpapi.NewRateLimiter(0.001, 1, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := httpapi.New(httpapi.Deps{
-		Orders: a.store, Stock: a.store, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter,
-		Log: slog.New(slog.DiscardHandler), Now: time.Now,
-	})
+	api, err := httpapi.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

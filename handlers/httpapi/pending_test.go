@@ -3,18 +3,15 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopflow/orders/domain/access"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/handlers/httpapi"
-	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/postgres"
 )
 
@@ -96,30 +93,9 @@ func TestAcceptedOrderIsPendingDuringDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := a.js.KeyValue(context.Background(), events.BucketIdempotency)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := broker.NewIdempotencyKeys(kv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := broker.NewEnvelopePublisher(a.js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := httpapi.NewAuthenticator(a.store, 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	limiter, err := httpapi.NewRateLimiter(0, 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := httpapi.New(httpapi.Deps{
-		Orders: unreachable, Stock: unreachable, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter,
-		Log: slog.New(slog.DiscardHandler), Now: time.Now,
-	})
+	d := deps(t, a.store, a.js)
+	d.Orders, d.Stock = unreachable, unreachable // keys still authenticate: their store is up
+	api, err := httpapi.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
