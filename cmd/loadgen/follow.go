@@ -9,9 +9,9 @@ import (
 	"slices"
 	"sync"
 	"time"
-)
 
-var settledStatuses = []string{"confirmed", "rejected", "cancelled", "refunded", "expired", "needs_attention"}
+	"github.com/shopflow/orders/domain/order"
+)
 
 // follow reads every accepted order until it settles (or cfg.settleWait passes) and records
 // the time from its 202 to its last status change, from the order's own history.
@@ -29,7 +29,7 @@ func (r *runner) follow(ctx context.Context, res *result, start time.Time) {
 				st, took, at := r.await(ctx, id, deadline)
 				mu.Lock()
 				res.ByStatus[st]++
-				if slices.Contains(settledStatuses, st) {
+				if order.Status(st).Settled() {
 					settle = append(settle, took)
 					if at.After(lastSettled) {
 						lastSettled = at
@@ -68,7 +68,7 @@ func (r *runner) await(ctx context.Context, id string, deadline time.Time) (stri
 			}
 			if json.Unmarshal(resp.body, &o) == nil && len(o.History) > 0 {
 				status = o.Status
-				if slices.Contains(settledStatuses, o.Status) {
+				if order.Status(o.Status).Settled() {
 					last := o.History[len(o.History)-1].At
 					return status, last.Sub(o.AcceptedAt), last
 				}
