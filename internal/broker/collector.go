@@ -22,10 +22,14 @@ type Collector struct {
 	streamMsgs, pending, ackPending, redelivered, up *prometheus.Desc
 }
 
+// scrapeTimeout bounds the reads of one scrape: below Prometheus' default scrape timeout
+// (10 s), and long enough for a busy machine (2 s lost whole scrapes under load in tests).
+const scrapeTimeout = 5 * time.Second
+
 // NewCollector returns a collector for the given streams and consumers.
 func NewCollector(js jetstream.JetStream, streams []string, consumers []ConsumerRef) *Collector {
 	return &Collector{
-		js: js, streams: streams, consumers: consumers, timeout: 2 * time.Second,
+		js: js, streams: streams, consumers: consumers, timeout: scrapeTimeout,
 		streamMsgs: prometheus.NewDesc("orders_jetstream_stream_messages", "Messages stored in a stream.", []string{"stream"}, nil),
 		pending: prometheus.NewDesc("orders_jetstream_consumer_pending_messages",
 			"Messages a durable consumer has not been delivered yet.", []string{"stream", "consumer"}, nil),
