@@ -35,8 +35,15 @@ for _ in $(seq 1 100); do curl -sf "http://$admin/readyz" >/dev/null && break; s
 curl -sf "http://$admin/readyz" >/dev/null || { echo "orders did not become ready"; cat bench/orders.log; exit 1; }
 
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# PostgreSQL's own counters: commits and rows of the bench database, and WAL syncs (pg_stat_wal
+# is cluster-wide: run the bench on an otherwise idle server for that figure to mean much).
+pgstats() {
+  psql -h 127.0.0.1 -U postgres -d postgres -AtF, -c "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted,
+    (SELECT wal_sync FROM pg_stat_wal), (SELECT wal_records FROM pg_stat_wal) FROM pg_stat_database WHERE datname = '$db'"
+}
 ticks=$(getconf CLK_TCK)
 cpu0=$(cpu)
+pg0=$(pgstats)
 start=$(date +%s.%N)
 if [ -n "${BENCH_PROFILE:-}" ]; then # a CPU profile of the service during the load
   curl -s "http://$admin/debug/pprof/profile?seconds=${BENCH_PROFILE}" -o bench/cpu.pprof &
@@ -48,16 +55,23 @@ end=$(date +%s.%N)
 if [ -n "${prof:-}" ]; then wait "$prof"; fi
 cpu1=$(cpu)
 peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+sleep 1 # backends report their counters within a second of going idle
+pg1=$(pgstats)
 
-python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" <<'PY'
+python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" "$pg0" "$pg1" <<'PY'
 import json, sys, platform, os
-orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end = sys.argv[1:]
+orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end, pg0, pg1 = sys.argv[1:]
 r = json.load(open("bench/results.json"))
 cpu_s = (float(cpu1) - float(cpu0)) / float(ticks)
 wall = float(end) - float(start)
 r["service"] = {"cpu_seconds": round(cpu_s, 2), "cpu_per_order_ms": round(1000 * cpu_s / max(1, r["accepted"]), 3),
                 "peak_rss_mb": round(int(peak_kb) / 1024, 1), "wall_seconds": round(wall, 1)}
 r["machine"] = {"cpus": os.cpu_count(), "kernel": platform.release()}
+# The run's database work per accepted order (the load, the read side and the verify's reads).
+names = ["commits", "rows_inserted", "rows_updated", "rows_deleted", "wal_syncs", "wal_records"]
+delta = [int(b) - int(a) for a, b in zip(pg0.split(","), pg1.split(","))]
+per = max(1, r["accepted"])
+r["postgres_per_order"] = {k: round(v / per, 2) for k, v in zip(names, delta)}
 json.dump(r, open("bench/results.json", "w"), indent=2)
 i, s = r["ingest_latency_ms"], r["accepted_to_settled_ms"]
 rows = [
@@ -70,6 +84,8 @@ rows = [
   ("errors", ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) or "none"),
   ("service CPU", f'{cpu_s:.1f} s ({r["service"]["cpu_per_order_ms"]} ms per order)'),
   ("service peak RSS", f'{r["service"]["peak_rss_mb"]} MB'),
+  ("PostgreSQL per order: commits, rows inserted / updated / deleted", "{commits} · {rows_inserted} / {rows_updated} / {rows_deleted}".format(**r["postgres_per_order"])),
+  ("PostgreSQL per order: WAL syncs, WAL records (cluster-wide)", "{wal_syncs} · {wal_records}".format(**r["postgres_per_order"])),
   ("verify", "ok" if r.get("verify", {}).get("ok") else f'FAILED: {r.get("verify")}'),
 ]
 with open("bench/results.md", "w") as f:
