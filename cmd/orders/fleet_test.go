@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,28 +50,9 @@ func TestFleetOnExternalNATS(t *testing.T) {
 // random port. It fails the test when the binary is missing: .ci/run installs it.
 func startNATSServer(t *testing.T, extra ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		bin = "/usr/sbin/nats-server"
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatal("nats-server binary not found (PATH or /usr/sbin): install it (.ci/run does)")
-		}
-	}
-	addr := freeAddr(t)
-	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, append([]string{"-a", host, "-p", port, "-js", "-sd", t.TempDir()}, extra...)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitFor(t, 20*time.Second, func() bool {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	})
-	return "nats://" + addr
+	n := newNATSServer(t, extra...)
+	n.start(t)
+	return n.url()
 }
 
 // TestExternalNATSWithCredentials connects to a server that requires a user and password,
