@@ -94,16 +94,16 @@ type chaosLoad struct {
 	wg     sync.WaitGroup
 }
 
-// run places one order every interval until stop is closed or max orders were placed, then
+// run places one order every interval until stop is closed or n orders were placed, then
 // waits for every client to finish.
-func (l *chaosLoad) run(stop <-chan struct{}, interval time.Duration, max int) {
+func (l *chaosLoad) run(stop <-chan struct{}, interval time.Duration, n int) {
 	// Most orders approve; some decline; some fail transiently twice at the gateway before
 	// they approve (tok_chargeDeclinedProcessingError).
 	tokens := [...]string{"tok_visa", "tok_visa", "tok_visa", "tok_visa", "tok_visa", "tok_visa",
 		"tok_visa", "tok_visa", "tok_chargeDeclined", "tok_chargeDeclinedProcessingError"}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for i := 0; i < max; i++ {
+	for i := range n {
 		select {
 		case <-stop:
 			l.wg.Wait()

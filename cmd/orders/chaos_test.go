@@ -46,7 +46,9 @@ func TestChaos(t *testing.T) {
 	nats := newNATSServer(t)
 	nats.start(t)
 	dbURL := testenv.DatabaseURL(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "NATS_URL": nats.url(), "SWEEP_INTERVAL": "1s"}
+	// A STUCK_AFTER of seconds puts the sweeper to work within a fault (on orders whose capture
+	// is being retried), as the default 5m does in an outage of minutes.
+	env := map[string]string{"DATABASE_URL": dbURL, "NATS_URL": nats.url(), "SWEEP_INTERVAL": "1s", "STUCK_AFTER": "2s"}
 	api := startInstance(t, "api", env)
 	worker := startInstance(t, "worker", env)
 
@@ -60,32 +62,12 @@ func TestChaos(t *testing.T) {
 	loadDone := make(chan struct{})
 	go func() { defer close(loadDone); load.run(stop, 150*time.Millisecond, 2000) }()
 
-	pause := func(d time.Duration) { time.Sleep(d) } // the schedule of the faults, not an assertion
-	pause(3 * time.Second)
-	t.Logf("postgres read-only for %s: %d sessions terminated", fault, testenv.SetReadOnly(t, dbURL, true))
-	pause(fault)
-	t.Logf("postgres writable again: %d sessions terminated", testenv.SetReadOnly(t, dbURL, false))
-	pause(5 * time.Second)
-	requireFaultSeen(t, "postgres read-only", worker, "SQLSTATE 25006")
-
-	// The simulated gateway's failure rate is fixed when the process starts: the worker is
-	// replaced by one whose gateway fails half its calls, then by a healthy one again.
-	t.Logf("gateway failing half its calls for %s", fault)
-	failing := maps.Clone(env)
-	failing["SIM_GATEWAY_FAILURE_RATE"] = "0.5"
-	worker.stop(t)
-	worker = startInstance(t, "worker", failing)
-	pause(fault)
-	worker.stop(t)
-	requireFaultSeen(t, "gateway failures", worker, "injected failure")
-	startInstance(t, "worker", env)
-	pause(5 * time.Second)
-
-	t.Logf("nats-server killed for %s, then restarted on its store", chaosNATSDown)
-	nats.kill(t)
-	pause(chaosNATSDown)
-	nats.start(t)
-	pause(5 * time.Second)
+	// The sleeps here and in the faults are the schedule of the faults, not assertions.
+	rig := &chaosRig{nats: nats, dbURL: dbURL, env: env, worker: worker}
+	time.Sleep(3 * time.Second)
+	rig.readOnlyPostgres(t, fault)
+	rig.failingGateway(t, fault)
+	rig.restartNATS(t)
 	close(stop)
 	<-loadDone
 
@@ -95,6 +77,53 @@ func TestChaos(t *testing.T) {
 		t.Errorf("order %s (%s) not accepted after %d attempts: %s", o.key, o.token, o.attempts, o.lastFailure)
 	}
 	checkChaosOutcome(t, accepted, skus*stockEach, dbURL, nats.url())
+}
+
+// chaosRig is what TestChaos injects its faults into.
+type chaosRig struct {
+	nats   *natsServer
+	dbURL  string
+	env    map[string]string // the processes' environment
+	worker *instance
+}
+
+// readOnlyPostgres makes the test's database refuse writes for d, then lets the service
+// recover for a few seconds.
+func (r *chaosRig) readOnlyPostgres(t *testing.T, d time.Duration) {
+	t.Helper()
+	t.Logf("postgres read-only for %s: %d sessions terminated", d, testenv.SetReadOnly(t, r.dbURL, true))
+	time.Sleep(d)
+	t.Logf("postgres writable again: %d sessions terminated", testenv.SetReadOnly(t, r.dbURL, false))
+	time.Sleep(5 * time.Second)
+	requireFaultSeen(t, "postgres read-only", r.worker, "SQLSTATE 25006")
+}
+
+// failingGateway makes the payment gateway fail half its calls for d. The simulated gateway's
+// failure rate is fixed when its process starts, so the worker is replaced by one whose
+// gateway fails, then by a healthy one again.
+func (r *chaosRig) failingGateway(t *testing.T, d time.Duration) {
+	t.Helper()
+	t.Logf("gateway failing half its calls for %s", d)
+	failing := maps.Clone(r.env)
+	failing["SIM_GATEWAY_FAILURE_RATE"] = "0.5"
+	r.worker.stop(t)
+	r.worker = startInstance(t, "worker", failing)
+	time.Sleep(d)
+	r.worker.stop(t)
+	requireFaultSeen(t, "gateway failures", r.worker, "injected failure")
+	r.worker = startInstance(t, "worker", r.env)
+	time.Sleep(5 * time.Second)
+}
+
+// restartNATS kills nats-server, starts it again on its port and store after chaosNATSDown,
+// and lets the clients reconnect.
+func (r *chaosRig) restartNATS(t *testing.T) {
+	t.Helper()
+	t.Logf("nats-server killed for %s, then restarted on its store", chaosNATSDown)
+	r.nats.kill(t)
+	time.Sleep(chaosNATSDown)
+	r.nats.start(t)
+	time.Sleep(5 * time.Second)
 }
 
 // checkChaosOutcome checks what TestChaos promises once the faults are over.
