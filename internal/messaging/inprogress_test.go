@@ -42,3 +42,24 @@ func TestAHandlerPastMaxWorkIsRedelivered(t *testing.T) {
 	}
 	again.Ack()
 }
+
+// TestAMessageWaitingForAWorkerIsNotRedelivered: messages fetched ahead of a busy worker wait
+// for it; they too are kept (InProgress) and handed out once, however long the wait.
+func TestAMessageWaitingForAWorkerIsNotRedelivered(t *testing.T) {
+	e := newEnv(t, "cmd.payment.queued")
+	publishN(t, e.publisher(t), e.topic, 2)
+	sub := e.subscriber(t, "queued", messaging.SubscriberConfig{AckWait: time.Second, Concurrency: 1})
+	ch, err := sub.Subscribe(context.Background(), e.topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := receive(t, ch, 5*time.Second)
+	time.Sleep(3500 * time.Millisecond) // the second message waits behind the first for three AckWaits
+	first.Ack()
+	second := receive(t, ch, 5*time.Second)
+	if attempt, _, _ := messaging.Delivery(second.Context()); second.UUID == first.UUID || attempt != 1 {
+		t.Fatalf("next message %s on attempt %d; want the other message, delivered once", second.UUID, attempt)
+	}
+	second.Ack()
+	expectNothing(t, ch, 1500*time.Millisecond)
+}

@@ -107,12 +107,8 @@ func (s *subscription) fetch(work chan<- jetstream.Msg) {
 	for {
 		batch, err := s.consumer.Fetch(batchSize, jetstream.FetchContext(s.ctx))
 		if err == nil {
-			for jm := range batch.Messages() {
-				select {
-				case work <- jm:
-				case <-s.ctx.Done():
-					return // the rest of the batch is abandoned
-				}
+			if !s.handOut(work, batch.Messages()) {
+				return // the rest of the batch is abandoned
 			}
 			err = batch.Error()
 		}
@@ -140,6 +136,42 @@ func (s *subscription) fetch(work chan<- jetstream.Msg) {
 			return
 		}
 	}
+}
+
+// handOut gives each message of a batch to the next free worker, in order. Messages fetched
+// ahead wait for one, and their AckWait runs meanwhile: every waiting message is kept
+// (InProgress), so that a slow handler ahead of them does not get them redelivered behind the
+// subscription's back. False: the subscription stopped first.
+func (s *subscription) handOut(work chan<- jetstream.Msg, batch <-chan jetstream.Msg) bool {
+	beat := time.NewTicker(max(s.cfg.AckWait/3, time.Millisecond))
+	defer beat.Stop()
+	var waiting []jetstream.Msg
+	for batch != nil || len(waiting) > 0 {
+		var next chan<- jetstream.Msg // nil (never ready) while nothing waits
+		var head jetstream.Msg
+		if len(waiting) > 0 {
+			next, head = work, waiting[0]
+		}
+		select {
+		case jm, ok := <-batch:
+			if !ok {
+				batch = nil
+				continue
+			}
+			waiting = append(waiting, jm)
+		case next <- head:
+			waiting = waiting[1:]
+		case <-s.ctx.Done():
+			return false
+		case <-beat.C:
+			for _, jm := range waiting {
+				if err := jm.InProgress(); err != nil {
+					s.logger.Info("Cannot extend AckWait of a waiting message; it may be redelivered", watermill.LogFields{"error": err.Error()})
+				}
+			}
+		}
+	}
+	return true
 }
 
 // terminal reports errors after which fetching again cannot work. "No
