@@ -153,3 +153,28 @@ func linesV1(lines []order.Line) []LineV1 {
 	}
 	return out
 }
+
+// SalvagePlaceOrder reads what it can of a PlaceOrder command that cannot be decoded (an
+// envelope or payload DecodePlaceOrder refuses, say from a newer release): the order id the
+// header names, and the storefront, customer, currency and accept time of a lenient read of
+// the payload when its order id agrees. The intake records the order as rejected with them,
+// so that the storefront it belongs to can read how it ended.
+func SalvagePlaceOrder(orderID string, payload []byte) order.PlaceParams {
+	p := order.PlaceParams{ID: orderID}
+	var cmd struct {
+		OrderID    string `json:"order_id"`
+		Storefront string `json:"storefront"`
+		CustomerID string `json:"customer_id"`
+		Currency   string `json:"currency"`
+		AcceptedAt string `json:"accepted_at"`
+	}
+	_ = json.Unmarshal(payload, &cmd) // best effort: a field of another type is left empty
+	if cmd.OrderID != orderID {
+		return p
+	}
+	p.Storefront, p.CustomerID, p.Currency = cmd.Storefront, cmd.CustomerID, cmd.Currency
+	if at, err := time.Parse(time.RFC3339Nano, cmd.AcceptedAt); err == nil {
+		p.AcceptedAt = at
+	}
+	return p
+}

@@ -198,3 +198,16 @@ func TestDecodePlaceOrderRejectsUnencodableTime(t *testing.T) {
 		t.Errorf("err = %v, want errors.Is ErrMalformed", err)
 	}
 }
+
+func TestSalvagePlaceOrderKeepsWhoseOrderItIs(t *testing.T) {
+	const id = "0195a0c4-6c1e-7d2a-9b7e-0000000f0010"
+	payload := []byte(`{"order_id":"` + id + `","storefront":"shop-a","customer_id":"c-1","currency":"EUR",` +
+		`"lines":"not a list","gift_note":"new field","accepted_at":"2026-12-01T10:00:00Z"}`)
+	p := events.SalvagePlaceOrder(id, payload)
+	if p.ID != id || p.Storefront != "shop-a" || p.CustomerID != "c-1" || p.Currency != "EUR" || p.AcceptedAt.IsZero() {
+		t.Errorf("salvaged %+v; want the id, storefront, customer, currency and accept time", p)
+	}
+	if other := events.SalvagePlaceOrder("0195a0c4-6c1e-7d2a-9b7e-0000000f0011", payload); other.Storefront != "" {
+		t.Errorf("a payload of another order gave storefront %q; want nothing but the id", other.Storefront)
+	}
+}

@@ -40,19 +40,26 @@ func NewHandler(saga Saga, log *slog.Logger) (*Handler, error) {
 //   - A command applied before is acknowledged, even if today's rules would refuse it (the
 //     store sees the inbox row before the rules).
 //   - A command that no retry can fix (unreadable, or breaking the rules) is recorded as a
-//     rejected order with the reason, then dead-lettered for an operator to look at.
+//     rejected order with the reason, for the storefront the payload names (as far as it can
+//     be read), then dead-lettered for an operator to look at.
 //   - Anything else is an outage of the database, whatever PostgreSQL called it: retried
 //     without limit (fault.ErrUnavailable), never dead-lettered.
 func (h *Handler) PlaceOrder(msg *message.Message) error {
+	ctx := msg.Context()
 	env, err := events.ParseEnvelope(msg.UUID, msg.Metadata, msg.Payload)
 	if err != nil {
-		return fault.Permanent(err) // no order id to settle: dead letter only
+		id := msg.Metadata.Get(events.MetaOrderID)
+		if msg.UUID == "" || !events.ValidID(id) {
+			return fault.Permanent(err) // no order to settle, or no inbox key: dead letter only
+		}
+		d := events.Delivery{Consumer: events.ConsumerInventoryPlaceOrder, MessageID: msg.UUID,
+			CorrelationID: msg.Metadata.Get(events.MetaCorrelationID)}
+		return h.refuse(ctx, d, events.SalvagePlaceOrder(id, msg.Payload), err)
 	}
-	ctx := msg.Context()
 	d := events.Delivered(events.ConsumerInventoryPlaceOrder, env)
 	params, err := events.DecodePlaceOrder(env)
 	if err != nil {
-		return h.refuse(ctx, d, order.PlaceParams{ID: env.OrderID}, err)
+		return h.refuse(ctx, d, events.SalvagePlaceOrder(env.OrderID, env.Payload), err)
 	}
 	err = h.saga.Place(ctx, d, params)
 	switch {

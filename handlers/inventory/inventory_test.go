@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,35 @@ func TestAReadOnlyDatabaseIsAnOutage(t *testing.T) {
 	if !errors.Is(err, fault.ErrUnavailable) || fault.IsPermanent(err) {
 		t.Errorf("intake on a read-only primary: %v; want an outage (fault.ErrUnavailable), never permanent", err)
 	}
+}
+
+// TestAnUnreadableCommandSettlesForItsStorefront: a command the worker cannot decode (a field
+// from a newer release, or an envelope missing its name) still settles as rejected for the
+// storefront that placed it, so that storefront reads how it ended.
+func TestAnUnreadableCommandSettlesForItsStorefront(t *testing.T) {
+	t.Parallel()
+	w := testenv.NewSagaWorld(t, simulated.Config{})
+	h := newHandler(t, w)
+	newer := command(t, params("0195a0c4-6c1e-7d2a-9b7e-0000000f0005", 1))
+	newer.Payload = []byte(strings.Replace(string(newer.Payload), `{`, `{"gift_note":"from a newer ingest",`, 1))
+	unnamed := command(t, params("0195a0c4-6c1e-7d2a-9b7e-0000000f0006", 1))
+	delete(unnamed.Metadata, events.MetaName)
+	for _, msg := range []*message.Message{newer, unnamed} {
+		if err := h.PlaceOrder(msg); !fault.IsPermanent(err) {
+			t.Fatalf("unreadable command: %v; want a permanent error (dead letter)", err)
+		}
+	}
+	for _, id := range []string{"0195a0c4-6c1e-7d2a-9b7e-0000000f0005", "0195a0c4-6c1e-7d2a-9b7e-0000000f0006"} {
+		o, err := w.Store.GetOrder(context.Background(), id)
+		if err != nil || o.Status() != order.StatusRejected || o.Storefront() != "shop-a" {
+			t.Errorf("order %s of an unreadable command: %v; want rejected for shop-a", id, describe(o, err))
+		}
+	}
+}
+
+func describe(o *order.Order, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return string(o.Status()) + " for " + strconv.Quote(o.Storefront())
 }
