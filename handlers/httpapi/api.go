@@ -33,7 +33,8 @@ type StockStore interface {
 }
 
 // IdempotencyKeys claims a storefront's Idempotency-Key for a request, and keeps each accepted
-// order's command readable by order id until the intake has the order (see messaging).
+// order's command readable by order id for as long as the key (24 h; see broker), so an order
+// the intake has not taken in yet reads as pending.
 type IdempotencyKeys interface {
 	Claim(ctx context.Context, scope, key string, rec events.IdempotencyRecordV1) (events.IdempotencyRecordV1, bool, error)
 	RememberAccepted(ctx context.Context, cmd events.PlaceOrderV1) error

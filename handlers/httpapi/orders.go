@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopflow/orders/domain/access"
-	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 )
@@ -182,16 +181,17 @@ type changeJSON struct {
 }
 
 // getOrder answers from the read side; an order it has not projected yet (milliseconds after
-// a change) is read from the write side, and one the intake has not taken in yet (or while
-// PostgreSQL is down) from its command in JetStream, as pending. So a client never gets a 404
-// for an order it was told exists.
+// a change) is read from the write side, and one the intake has not taken in yet from the copy
+// of its command in JetStream, as pending. So a client never gets a 404 for an order it was
+// told exists. While PostgreSQL is down the answer is 503: the copy cannot tell whether the
+// order has moved on meanwhile, and a stale pending would send a client backwards.
 func (a *API) getOrder(w http.ResponseWriter, r *http.Request, p access.Principal) {
 	o, err := a.visibleOrder(r, p, a.d.Orders.GetProjectedOrder)
 	if errors.Is(err, order.ErrNotFound) {
 		o, err = a.visibleOrder(r, p, a.d.Orders.GetOrder)
 	}
-	if errors.Is(err, order.ErrNotFound) || errors.Is(err, fault.ErrUnavailable) {
-		// Not taken in yet, or PostgreSQL cannot say: the command JetStream stored answers.
+	if errors.Is(err, order.ErrNotFound) {
+		// Not taken in yet: the command JetStream stored answers.
 		if pending, perr := a.visibleOrder(r, p, a.acceptedOrder); perr == nil || !errors.Is(perr, order.ErrNotFound) {
 			o, err = pending, perr
 		}

@@ -78,10 +78,11 @@ func TestAcceptedOrderIsPendingBeforeIntake(t *testing.T) {
 	}
 }
 
-// TestAcceptedOrderIsPendingDuringDatabaseOutage: the API's reads go to a PostgreSQL that
-// cannot be reached (keys still authenticate: their store is up). JetStream alone answers an
-// accepted order as pending.
-func TestAcceptedOrderIsPendingDuringDatabaseOutage(t *testing.T) {
+// TestAcceptedOrderDuringDatabaseOutageIsUnavailableNeverStale: the API's reads go to a
+// PostgreSQL that cannot be reached (keys still authenticate: their store is up). The ingest's
+// copy cannot tell whether the intake has settled the order meanwhile, so a read answers 503
+// with Retry-After (never a stale pending, never a 404), and ingest goes on.
+func TestAcceptedOrderDuringDatabaseOutageIsUnavailableNeverStale(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	down, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
@@ -106,6 +107,9 @@ func TestAcceptedOrderIsPendingDuringDatabaseOutage(t *testing.T) {
 	rec := a.postOrder(t, "outage-1", validOrder)
 	id := checkAccepted(t, rec.Code, rec.Header(), rec.Body.Bytes()).ID
 	got := a.do(t, http.MethodGet, "/v1/orders/"+id, "")
-	checkPending(t, got, id)
+	checkProblem(t, got, http.StatusServiceUnavailable, "")
+	if got.Header().Get("Retry-After") == "" {
+		t.Error("a read during a database outage has no Retry-After")
+	}
 	checkProblem(t, a.do(t, http.MethodGet, "/v1/orders/0195a0c4-6c1e-7d2a-9b7e-000000000000", ""), http.StatusServiceUnavailable, "")
 }
