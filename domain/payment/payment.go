@@ -89,9 +89,10 @@ type Gateway interface {
 	// before an authorization was recorded. It returns the hold an Authorize with req's key
 	// made, which the caller must void, or ErrNotFound when none holds funds; either way, no
 	// Authorize with that key holds funds afterwards (the key is spent: a late or repeated
-	// Authorize is refused). It never answers ErrNotFound on a guess: when it cannot tell, it
-	// returns ErrUnknownOutcome (or ErrTransient), and the caller retries, then parks the order
-	// in needs_attention rather than release it with a possible hold. req must be the request
+	// Authorize is refused). It never answers ErrNotFound on a guess: when it cannot tell for
+	// now it returns ErrUnknownOutcome (or ErrTransient) and the caller retries as for an outage;
+	// when no retry can tell, an error of neither kind, and the caller parks the order in
+	// needs_attention rather than release it with a possible hold. req must be the request
 	// the authorize step sends (same key, order, amount, currency and token): a gateway may
 	// replay it to learn what the first one did.
 	Abandon(ctx context.Context, req AuthorizeRequest) (Authorization, error)

@@ -113,6 +113,8 @@ func (g *Gateway) replay(ctx context.Context, what string, req payment.Authorize
 		return payment.Authorization{}, fmt.Errorf("%s: replay of the authorize: %w", what, err)
 	}
 	// A key whose first request had other parameters (a payment method made anew past its
-	// key's 24 hours, a release that changed Authorize's request): an operator's call.
-	return payment.Authorization{}, fmt.Errorf("%s: replay of the authorize: %w: %w", what, payment.ErrUnknownOutcome, err)
+	// key's 24 hours, a release that changed Authorize's request): no retry can tell, so this
+	// is an error of no kind the saga retries as an outage. The step's give-up count (or the
+	// sweeper's attempts) parks the order in needs_attention: an operator's call.
+	return payment.Authorization{}, fmt.Errorf("%s: replay of the authorize cannot tell whether a hold exists: %w", what, err)
 }

@@ -145,3 +145,22 @@ func TestAbandonNeverGuesses(t *testing.T) {
 		})
 	}
 }
+
+// TestAbandonOfAKeyUsedOtherwiseIsAnOperatorsCall: the authorize key's first request had other
+// parameters (here another amount), and the search lags: no retry can tell whether a hold
+// stands, so Abandon answers an error that is neither "none" nor one to retry as an outage;
+// the saga then parks the order for an operator.
+func TestAbandonOfAKeyUsedOtherwiseIsAnOperatorsCall(t *testing.T) {
+	t.Parallel()
+	_, gw := lagging(t)
+	req := gatewaytest.Request(gatewaytest.Order(t), "tok_visa")
+	other := req
+	other.Amount = 2 * req.Amount
+	if _, err := gw.Authorize(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gw.Abandon(t.Context(), req)
+	if err == nil || errors.Is(err, payment.ErrNotFound) || errors.Is(err, payment.ErrUnknownOutcome) || errors.Is(err, payment.ErrTransient) {
+		t.Fatalf("abandon of a key used with other parameters: %v; want an error of no retryable kind", err)
+	}
+}
