@@ -15,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/internal/testenv"
 )
@@ -177,7 +178,7 @@ func waitOrdersSettled(t *testing.T, db *pgxpool.Pool, ids []string, within time
 		status := orderStatuses(t, db, ids)
 		unsettled := 0
 		for _, id := range ids {
-			if !settledStatus(status[id]) {
+			if !order.Status(status[id]).Settled() {
 				unsettled++
 			}
 		}
@@ -207,14 +208,6 @@ func orderStatuses(t *testing.T, db *pgxpool.Pool, ids []string) map[string]stri
 		t.Fatal(err)
 	}
 	return out
-}
-
-func settledStatus(s string) bool {
-	switch s {
-	case "confirmed", "rejected", "cancelled", "refunded", "expired", "needs_attention":
-		return true
-	}
-	return false
 }
 
 // checkNoDeadLetters fails the test when the dead-letter stream holds anything, naming the

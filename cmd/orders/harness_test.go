@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,23 @@ func (c *client) placeOrder(key string, body map[string]any) (string, response, 
 		return "", res, fmt.Errorf("decode 202 body %q: %w", res.body, err)
 	}
 	return acc.ID, res, nil
+}
+
+// placeOrderRetrying posts an order as a storefront should: a 503 (JetStream could not take
+// the command in time, e.g. on a machine busy with the whole suite) is retried with the same
+// Idempotency-Key after its Retry-After, for up to a minute.
+func (c *client) placeOrderRetrying(key string, body map[string]any) (string, response, error) {
+	for deadline := time.Now().Add(time.Minute); ; {
+		id, res, err := c.placeOrder(key, body)
+		if err != nil || res.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return id, res, err
+		}
+		wait, perr := strconv.Atoi(res.header.Get("Retry-After"))
+		if perr != nil || wait < 1 {
+			wait = 1
+		}
+		time.Sleep(time.Duration(wait) * time.Second)
+	}
 }
 
 func connectDB(t testing.TB, url string) *pgxpool.Pool {

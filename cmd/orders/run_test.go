@@ -61,8 +61,8 @@ func TestConcurrentOrdersOverScarceStock(t *testing.T) {
 	t.Logf("statuses: %v", byStatus)
 }
 
-// postAll posts every body with its own Idempotency-Key from workers goroutines and requires
-// a 202 for each; it returns the accepted ids.
+// postAll posts every body with its own Idempotency-Key from workers goroutines, retrying a
+// 503 as a storefront does, and requires a 202 for each; it returns the accepted ids.
 func postAll(t *testing.T, c *client, bodies []map[string]any, workers int) []string {
 	t.Helper()
 	ids := make([]string, len(bodies))
@@ -74,7 +74,7 @@ func postAll(t *testing.T, c *client, bodies []map[string]any, workers int) []st
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				id, res, err := c.placeOrder(fmt.Sprintf("key-%d", i), bodies[i])
+				id, res, err := c.placeOrderRetrying(fmt.Sprintf("key-%d", i), bodies[i])
 				if err != nil || id == "" {
 					errs <- fmt.Errorf("order %d: %v %d %s", i, err, res.status, res.body)
 				}
