@@ -32,7 +32,7 @@ run: build ## run everything in one process: API, worker, relay, embedded JetStr
 build:
 	$(GO) build -o $(BIN) ./cmd/orders
 
-test: tools ## the whole suite against real PostgreSQL and JetStream, with the race detector
+test: tools deploy-tools ## the whole suite against real PostgreSQL and JetStream, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 # What the tests run besides Go and PostgreSQL: stripe-mock (Go module proxy), and
@@ -50,7 +50,7 @@ tools:
 		{ echo "cannot install$$missing: run 'apt-get install$$missing' as root"; exit 1; }; \
 	fi
 
-test-short: ## without the race detector, for a quick loop
+test-short: deploy-tools ## without the race detector, for a quick loop
 	$(GO) test -count=1 -timeout 10m ./...
 
 lint:
