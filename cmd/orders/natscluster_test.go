@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // natsServerVersion is the nats-server the cluster tests need: `make deploy-tools` installs
@@ -188,4 +190,32 @@ func (w *workerProcess) kill() {
 	_ = w.cmd.Process.Signal(syscall.SIGKILL)
 	<-w.exited
 	w.cmd = nil
+}
+
+// stopGracefully is a planned stop, as the StatefulSet's preStop does it: lame-duck mode,
+// which hands this server's Raft leaderships to its peers, then, once it leads no stream,
+// SIGTERM (the test does not wait out the 30 s minimum of lame duck's client migration).
+func (n *clusterNode) stopGracefully(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	if err := n.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatalf("lame duck %s: %v", n.name, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		led, err := leadership(js, n.name)
+		if err == nil && len(led) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still leads %v (%v) 30 s into lame duck", n.name, led, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+		n.cmd = nil
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not exit within 30 s of SIGTERM\n%s", n.name, n.logs.String())
+	}
 }
