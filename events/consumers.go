@@ -16,6 +16,7 @@ func Consumers() []Consumer {
 		{EventSubject(NamePaymentAuthorized), StreamEvents, ConsumerPaymentAuthorized},
 		{SubjectCancelOrder, StreamCommands, ConsumerPaymentCancelOrder},
 		{SubjectsEvents, StreamEvents, ConsumerReportingProjections},
+		{SubjectsOrderEvents, StreamEvents, ConsumerNotifierWebhooks},
 	}
 }
 

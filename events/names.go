@@ -38,6 +38,10 @@ const (
 	SubjectPlaceOrder = "cmd.order.place"
 	// SubjectCancelOrder carries cancel requests from the API to the payment worker.
 	SubjectCancelOrder = "cmd.order.cancel"
+	// SubjectsOrderEvents is every event, as the notifier reads them. Every event name has
+	// three tokens (<entity>.<what>.v<n>); the filter is spelled apart from SubjectsEvents
+	// because a subject names one durable consumer (ResolveConsumer).
+	SubjectsOrderEvents = "evt.*.*.*"
 	// SubjectDeadLetters receives every message a handler gave up on, with its reason.
 	SubjectDeadLetters = "dlq.orders"
 )
@@ -49,6 +53,7 @@ const (
 	ConsumerPaymentCancelOrder   = "payment-cancel-order"
 	ConsumerPaymentAuthorized    = "payment-capture"
 	ConsumerReportingProjections = "reporting-projections"
+	ConsumerNotifierWebhooks     = "notifier-webhooks"
 )
 
 // KV buckets.

@@ -165,6 +165,7 @@ func correlationID(r *http.Request) string {
 type orderJSON struct {
 	ID         string       `json:"id"`
 	Status     string       `json:"status"`
+	Version    int          `json:"version"`
 	CustomerID string       `json:"customer_id"`
 	Currency   string       `json:"currency"`
 	Total      int64        `json:"total"`
@@ -205,7 +206,7 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request, p access.Principa
 
 func toOrderJSON(o *order.Order) orderJSON {
 	out := orderJSON{
-		ID: o.ID(), Status: string(o.Status()), CustomerID: o.CustomerID(), Currency: o.Currency(),
+		ID: o.ID(), Status: string(o.Status()), Version: o.Version(), CustomerID: o.CustomerID(), Currency: o.Currency(),
 		Total: o.Total(), AcceptedAt: o.AcceptedAt().UTC(),
 	}
 	for _, l := range o.Lines() {

@@ -1,0 +1,50 @@
+package webhook
+
+import "time"
+
+// Status is where a delivery stands.
+type Status string
+
+// Delivery statuses: pending until a 2xx answers it (delivered) or the schedule is exhausted
+// (failed).
+const (
+	StatusPending   Status = "pending"
+	StatusDelivered Status = "delivered"
+	StatusFailed    Status = "failed"
+)
+
+// Attempt is one try at a delivery: when, how long, and what answered (an HTTP status, or the
+// error when nothing did).
+type Attempt struct {
+	At         time.Time
+	Duration   time.Duration
+	HTTPStatus int
+	Error      string
+}
+
+// Delivery is one event owed to one endpoint, as the delivery log shows it.
+type Delivery struct {
+	ID            string
+	EndpointID    string
+	OrderID       string
+	Type          string
+	Version       int
+	Status        Status
+	CreatedAt     time.Time
+	NextAttemptAt *time.Time // pending only
+	Attempts      []Attempt
+}
+
+// Due is a delivery claimed for sending: everything an attempt needs.
+type Due struct {
+	ID         string
+	EndpointID string
+	URL        string
+	Payload    []byte
+	Secrets    Secrets
+	Tries      int // attempts since it was (re)requested, before this one
+	Attempts   int // attempts in all, before this one
+}
+
+// Succeeded reports whether an HTTP status answers a delivery: any 2xx.
+func Succeeded(status int) bool { return status >= 200 && status < 300 }
