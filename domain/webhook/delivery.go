@@ -48,3 +48,11 @@ type Due struct {
 
 // Succeeded reports whether an HTTP status answers a delivery: any 2xx.
 func Succeeded(status int) bool { return status >= 200 && status < 300 }
+
+// DeliveryFilter selects a page of an endpoint's delivery log, newest first.
+type DeliveryFilter struct {
+	EndpointID string
+	Status     Status // empty: any
+	After      int64  // the cursor: the position of the last delivery of the page before (0: the start)
+	Limit      int
+}

@@ -46,7 +46,7 @@ type Publisher interface {
 	Publish(ctx context.Context, envs ...events.Envelope) error
 }
 
-// Deps are what the API needs; every field is required.
+// Deps are what the API needs; every field but Webhooks is required.
 type Deps struct {
 	Orders    OrderReader
 	Stock     StockStore
@@ -56,6 +56,7 @@ type Deps struct {
 	Limiter   *RateLimiter
 	Log       *slog.Logger
 	Now       func() time.Time
+	Webhooks  WebhookDeps // optional: without a store, no webhook routes
 }
 
 // API serves /v1. Build it with New.
@@ -81,7 +82,7 @@ type Route struct {
 // limit: there is no way to register an unguarded one.
 func (a *API) RouteTable() []Route {
 	sf, admin := access.RoleStorefront, access.RoleAdmin
-	return []Route{
+	routes := []Route{
 		{Pattern: "POST /v1/orders", Roles: []access.Role{sf}, handle: a.postOrder},
 		{Pattern: "GET /v1/orders", Roles: []access.Role{sf, admin}, handle: a.listOrders},
 		{Pattern: "GET /v1/reports/sales", Roles: []access.Role{admin}, handle: a.salesReport},
@@ -90,6 +91,7 @@ func (a *API) RouteTable() []Route {
 		{Pattern: "PUT /v1/inventory/{sku}", Roles: []access.Role{admin}, handle: a.putStock},
 		{Pattern: "GET /v1/inventory/{sku}", Roles: []access.Role{admin}, handle: a.getStock},
 	}
+	return append(routes, a.webhookRoutes()...)
 }
 
 // Routes registers the v1 routes on mux, and problem+json answers for what none matches.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopflow/orders/domain/access"
+	"github.com/shopflow/orders/domain/webhook"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/handlers/httpapi"
 	"github.com/shopflow/orders/internal/broker"
@@ -74,7 +75,8 @@ func deps(t testing.TB, store *postgres.Store, js jetstream.JetStream) httpapi.D
 		t.Fatal(err)
 	}
 	return httpapi.Deps{Orders: store, Stock: store, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter,
-		Log: slog.New(slog.DiscardHandler), Now: time.Now}
+		Log: slog.New(slog.DiscardHandler), Now: time.Now,
+		Webhooks: httpapi.WebhookDeps{Store: store, Policy: webhook.Policy{AllowInsecure: true, AllowPrivate: true}}}
 }
 
 // newAppOn builds the API over store and js, whose topology must exist.

@@ -251,17 +251,9 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, a webhook.A
 	return nil
 }
 
-// DeliveryFilter selects a page of an endpoint's delivery log.
-type DeliveryFilter struct {
-	EndpointID string
-	Status     webhook.Status // empty: any
-	After      int64          // the cursor: the last seq of the page before
-	Limit      int
-}
-
 // ListWebhookDeliveries returns a page of the endpoint's deliveries, newest first, each with
 // its attempts, and the cursor of the next page ("" at the end).
-func (s *Store) ListWebhookDeliveries(ctx context.Context, f DeliveryFilter) ([]webhook.Delivery, string, error) {
+func (s *Store) ListWebhookDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([]webhook.Delivery, string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT seq, id, endpoint_id, order_id::text, event_type, version, status, created_at,
 		CASE WHEN status = 'pending' THEN next_attempt_at END
 		FROM webhook_deliveries WHERE endpoint_id = $1 AND ($2 = '' OR status = $2) AND ($3 = 0 OR seq < $3)

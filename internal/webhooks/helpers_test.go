@@ -1,5 +1,5 @@
 package webhooks_test
 
-import "github.com/shopflow/orders/internal/postgres"
+import "github.com/shopflow/orders/domain/webhook"
 
-type postgresDeliveryFilter = postgres.DeliveryFilter
+type postgresDeliveryFilter = webhook.DeliveryFilter
