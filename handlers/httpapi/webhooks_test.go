@@ -19,7 +19,6 @@ import (
 	"github.com/shopflow/orders/internal/testenv"
 )
 
-
 type endpointAnswer struct {
 	ID, Storefront, URL, Secret string
 	Events                      []string
@@ -91,7 +90,7 @@ func TestWebhookEndpointsPerStorefront(t *testing.T) {
 		t.Errorf("admin registered for %q", forOther.Storefront)
 	}
 	for _, body := range []string{
-		`{"url":"http://127.0.0.1:9/x"}`,                             // an admin names the storefront
+		`{"url":"http://127.0.0.1:9/x"}`,                            // an admin names the storefront
 		`{"url":"http://127.0.0.1:9/x","storefront":"Not A Shop!"}`, // a valid one
 	} {
 		if rec := s.callBad(t, a, http.MethodPost, "/v1/webhooks", body, append([]string{"Content-Type", jsonCT}, admin...)...); rec.Code != http.StatusUnprocessableEntity {
