@@ -32,6 +32,7 @@ func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg 
 	}
 	api, err := httpapi.New(httpapi.Deps{
 		Orders: store, Stock: store, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter, Log: log, Now: time.Now,
+		Webhooks: webhookDeps(cfg, store),
 	})
 	if err != nil {
 		return nil, err

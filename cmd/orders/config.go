@@ -49,6 +49,7 @@ type Config struct {
 	DBMaxConns         int32
 	Pprof              bool // serve /debug/pprof on the admin address
 	Payment            PaymentConfig
+	Webhooks           WebhookConfig
 }
 
 // PaymentConfig chooses the payment gateway and says how long orders may rest in a status.
@@ -73,7 +74,7 @@ type NATSAuth struct {
 	TLSCAFile, TLSCertFile, TLSKeyFile string
 }
 
-var knownRoles = []string{"inventory", "payment", "relay", "reporting", "sweeper"}
+var knownRoles = []string{"inventory", "payment", "relay", "reporting", "sweeper", "notifier"}
 
 func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	env := func(name, def string) string {
@@ -142,6 +143,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		return Config{}, usageError(fmt.Sprintf("unexpected arguments: %q", fs.Args()))
 	}
 	c.Roles = splitList(*roles)
+	var werr error
+	if c.Webhooks, werr = webhookConfig(getenv); werr != nil {
+		errs = append(errs, werr)
+	}
 	c.DBMaxConns = int32(min(max(*dbMax, 0), 1000))
 	if *dbMax < 2 || *dbMax > 1000 {
 		errs = append(errs, fmt.Errorf("DB_MAX_CONNS %d: want 2 to 1000", *dbMax))

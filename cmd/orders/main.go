@@ -27,10 +27,11 @@ commands:
   run       the API and every worker role in one process (embedded NATS when NATS_URL is unset)
   api       the HTTP API only (needs NATS_URL)
   worker    workers only, every role unless --roles names some of:
-            inventory,payment,relay,reporting,sweeper (needs NATS_URL)
+            inventory,payment,relay,reporting,sweeper,notifier (needs NATS_URL)
   migrate   create the database if missing and apply migrations, then exit
   keys      create, list and revoke API keys
   attention    resolve an order parked in needs_attention once its cause is fixed
+  webhooks     list an endpoint's deliveries, redeliver one
   projections  rebuild the read side from the event store (safe while the service runs)
   deadletters  list the dead-letter stream, redrive messages to where they came from
 
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCommand(ctx, rest, getenv, stdout, stderr)
 	case "attention":
 		return attentionCommand(ctx, rest, getenv, stdout, stderr)
+	case "webhooks":
+		return webhooksCommand(ctx, rest, getenv, stdout, stderr)
 	case "projections":
 		return projectionsCommand(ctx, rest, getenv, stdout, stderr)
 	case "deadletters":

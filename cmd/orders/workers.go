@@ -59,7 +59,7 @@ func newWorkers(d deps) (*workers, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.cfg.has("inventory") || d.cfg.has("payment") || d.cfg.has("reporting") {
+	if d.cfg.has("inventory") || d.cfg.has("payment") || d.cfg.has("reporting") || d.cfg.has("notifier") {
 		if err := w.addRouter(d); err != nil {
 			return nil, err
 		}
@@ -84,6 +84,11 @@ func newWorkers(d deps) (*workers, error) {
 			return nil, err
 		}
 		w.router.AddConsumerHandler(events.ConsumerReportingProjections, events.SubjectsEvents, sub, h.Event)
+	}
+	if d.cfg.has("notifier") {
+		if err := w.addNotifier(d); err != nil {
+			return nil, err
+		}
 	}
 	if d.cfg.has("relay") {
 		pub, err := broker.NewEnvelopePublisher(d.bus.js, broker.Timed(d.pub, "relay"))

@@ -181,33 +181,39 @@ func saveDeliveries(ctx context.Context, tx pgx.Tx, orderID string, planned []we
 // NewDeliveryID returns a delivery's webhook-id: "msg_" and 32 hex digits.
 func NewDeliveryID() string { return "msg_" + strings.ReplaceAll(uuid.NewString(), "-", "") }
 
-// ClaimWebhookDeliveries claims up to limit due deliveries, at most perEndpoint of any one
-// endpoint and none of the endpoints in busy (those this process is still sending to, so a slow
-// endpoint only ever holds its own share). A delivery waits while an earlier version of its
-// order to its endpoint is pending: each endpoint hears an order's statuses in order. Claiming
-// pushes next_attempt_at lease ahead, committed at once, so a process that dies while sending
-// leaves the delivery due again after the lease; SKIP LOCKED lets claimers pass one another.
-func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit, perEndpoint int, busy []string, lease time.Duration) ([]webhook.Due, error) {
+// ClaimWebhookDeliveries claims up to limit due deliveries, at most perEndpoint to any one
+// endpoint counting the attempts inFlight to it already (those this process is still
+// sending), so that a slow endpoint only ever holds its own share. A delivery waits while an
+// earlier version of its order to its endpoint is pending: each endpoint hears an order's
+// statuses in order. Claiming pushes next_attempt_at lease ahead, committed at once, so a
+// process that dies while sending leaves the delivery due again after the lease; SKIP LOCKED
+// lets claimers pass one another.
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit, perEndpoint int, inFlight map[string]int, lease time.Duration) ([]webhook.Due, error) {
+	busy, taken := make([]string, 0, len(inFlight)), make([]int32, 0, len(inFlight))
+	for id, n := range inFlight {
+		busy, taken = append(busy, id), append(taken, int32(n))
+	}
 	rows, err := s.pool.Query(ctx, `
 WITH candidates AS (
     SELECT id FROM (
-        SELECT d.id, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS rank
+        SELECT d.id, coalesce(b.taken, 0) + row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS slot
         FROM webhook_deliveries d
         JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.disabled_at IS NULL
-        WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND NOT (d.endpoint_id = ANY($3))
+        LEFT JOIN unnest($3::text[], $4::int[]) AS b (endpoint_id, taken) ON b.endpoint_id = d.endpoint_id
+        WHERE d.status = 'pending' AND d.next_attempt_at <= now()
           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id
                           AND p.order_id = d.order_id AND p.version < d.version AND p.status = 'pending')
-    ) ranked WHERE rank <= $2 LIMIT $1
+    ) ranked WHERE slot <= $2 LIMIT $1
 ), claimed AS (
     SELECT d.id FROM webhook_deliveries d WHERE d.id IN (SELECT id FROM candidates)
       AND d.status = 'pending' AND d.next_attempt_at <= now()
     FOR UPDATE OF d SKIP LOCKED
 )
-UPDATE webhook_deliveries d SET next_attempt_at = now() + $4::interval
+UPDATE webhook_deliveries d SET next_attempt_at = now() + $5::interval
 FROM claimed, webhook_endpoints e
 WHERE d.id = claimed.id AND e.id = d.endpoint_id
 RETURNING d.id, d.endpoint_id, e.url, d.payload, e.secret, e.previous_secret, coalesce(e.previous_until, 'epoch'), d.tries, d.attempts`,
-		limit, perEndpoint, nonNil(busy), strconv.FormatInt(lease.Microseconds(), 10)+" microseconds")
+		limit, perEndpoint, busy, taken, strconv.FormatInt(lease.Microseconds(), 10)+" microseconds")
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", unavailable(err))
 	}

@@ -24,7 +24,7 @@ import (
 
 // Store is what the dispatcher needs of PostgreSQL (postgres.Store).
 type Store interface {
-	ClaimWebhookDeliveries(ctx context.Context, limit, perEndpoint int, busy []string, lease time.Duration) ([]webhook.Due, error)
+	ClaimWebhookDeliveries(ctx context.Context, limit, perEndpoint int, inFlight map[string]int, lease time.Duration) ([]webhook.Due, error)
 	FinishWebhookAttempt(ctx context.Context, id string, a webhook.Attempt, status webhook.Status, retryIn time.Duration) error
 	WebhookBacklog(ctx context.Context) (oldest time.Duration, disabled int, err error)
 }
@@ -80,6 +80,7 @@ type Dispatcher struct {
 	inFlight int
 	jitter   *rand.Rand
 	wg       sync.WaitGroup
+	wake     chan struct{} // an attempt ended: its endpoint may take another
 }
 
 // New returns a dispatcher and registers its metrics on reg.
@@ -93,7 +94,7 @@ func New(store Store, cfg Config, log *slog.Logger, reg prometheus.Registerer, n
 	}
 	cfg = cfg.withDefaults()
 	return &Dispatcher{store: store, cfg: cfg, client: NewClient(cfg.Policy, cfg.Timeout), log: log, now: now, m: m,
-		busy: map[string]int{}, jitter: rand.New(rand.NewPCG(uint64(now().UnixNano()), 0))}, nil
+		busy: map[string]int{}, wake: make(chan struct{}, 1), jitter: rand.New(rand.NewPCG(uint64(now().UnixNano()), 0))}, nil
 }
 
 // NewClient returns the HTTP client deliveries go out with: no proxy (it would dial on our
@@ -136,6 +137,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-d.wake:
 		}
 	}
 }
@@ -166,14 +168,13 @@ func (d *Dispatcher) round(ctx context.Context) bool {
 	return len(due) == free
 }
 
-// capacity returns how many attempts may start, and the endpoints that have some in flight:
-// those are claimed for again once their attempts are done.
-func (d *Dispatcher) capacity() (int, []string) {
+// capacity returns how many attempts may start, and how many are in flight per endpoint.
+func (d *Dispatcher) capacity() (int, map[string]int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	busy := make([]string, 0, len(d.busy))
-	for id := range d.busy {
-		busy = append(busy, id)
+	busy := make(map[string]int, len(d.busy))
+	for id, n := range d.busy {
+		busy[id] = n
 	}
 	return d.cfg.Concurrency - d.inFlight, busy
 }
@@ -200,6 +201,10 @@ func (d *Dispatcher) done(endpointID string) {
 		delete(d.busy, endpointID)
 	}
 	d.inFlight--
+	select {
+	case d.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 }
 
 // deliver makes one attempt and records its outcome.
