@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/netip"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,12 +37,10 @@ func webhookConfig(getenv func(string) string) (WebhookConfig, error) {
 	return c, nil
 }
 
-// webhookDeps are the API's webhook routes over store.
+// webhookDeps are the API's webhook routes over store; hosts resolve with the system's
+// resolver.
 func webhookDeps(cfg Config, store *postgres.Store) httpapi.WebhookDeps {
-	return httpapi.WebhookDeps{Store: store, Policy: cfg.Webhooks.Policy,
-		Resolve: func(ctx context.Context, host string) ([]netip.Addr, error) {
-			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-		}}
+	return httpapi.WebhookDeps{Store: store, Policy: cfg.Webhooks.Policy}
 }
 
 // addNotifier adds the notifier role: the handler that records deliveries from every event,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -34,8 +35,8 @@ type WebhookStore interface {
 type WebhookDeps struct {
 	Store  WebhookStore
 	Policy webhook.Policy
-	// Resolve returns the addresses of a host (net.DefaultResolver.LookupNetIP with "ip"): each
-	// is checked against the policy at registration.
+	// Resolve returns the addresses of a host, each checked against the policy at
+	// registration; nil means net.DefaultResolver.
 	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
@@ -145,9 +146,15 @@ func (a *API) checkHost(ctx context.Context, host string) error {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		addrs = append(addrs, ip)
 	} else {
+		resolve := a.d.Webhooks.Resolve
+		if resolve == nil {
+			resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+				return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+			}
+		}
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if addrs, err = a.d.Webhooks.Resolve(ctx, host); err != nil || len(addrs) == 0 {
+		if addrs, err = resolve(ctx, host); err != nil || len(addrs) == 0 {
 			return fmt.Errorf("%w: url: host %s does not resolve", webhook.ErrInvalid, host)
 		}
 	}

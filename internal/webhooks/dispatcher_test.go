@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,20 @@ func TestDeliveriesAreSignedAndInVersionOrder(t *testing.T) {
 		page, _, err := w.Store.ListWebhookDeliveries(context.Background(), postgresFilter(endpointID))
 		return err == nil && len(page) == 3 && page[0].Status == webhook.StatusDelivered && len(page[0].Attempts) == 1
 	})
+	// The log pages: newest first, the cursor continues where the page ended.
+	ctx := context.Background()
+	first, next, err := w.Store.ListWebhookDeliveries(ctx, webhook.DeliveryFilter{EndpointID: endpointID, Limit: 2})
+	if err != nil || len(first) != 2 || next == "" || first[0].Version != 4 || first[1].Version != 3 {
+		t.Fatalf("first page = %+v, next %q, %v", first, next, err)
+	}
+	after, err := strconv.ParseInt(next, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, next, err := w.Store.ListWebhookDeliveries(ctx, webhook.DeliveryFilter{EndpointID: endpointID, Limit: 2, After: after})
+	if err != nil || len(rest) != 1 || next != "" || rest[0].Version != 2 {
+		t.Errorf("second page = %+v, next %q, %v", rest, next, err)
+	}
 }
 
 // A receiver that answers 500 three times gets the delivery on the fourth attempt, with the
