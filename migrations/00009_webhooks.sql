@@ -11,7 +11,8 @@ CREATE TABLE webhook_endpoints (
     previous_secret text NOT NULL DEFAULT '',
     previous_until  timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    disabled_at     timestamptz
+    failing_since   timestamptz, -- the first failed attempt since the last success
+    disabled_at     timestamptz  -- set after DisableAfter of failures; nothing is sent until re-enabled
 );
 CREATE INDEX webhook_endpoints_storefront_idx ON webhook_endpoints (storefront, created_at);
 

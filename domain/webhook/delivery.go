@@ -46,6 +46,10 @@ type Due struct {
 	Attempts   int // attempts in all, before this one
 }
 
+// DisableAfter is how long an endpoint may fail every attempt before it is disabled: its
+// deliveries then wait, unsent, until its storefront or an admin enables it again.
+const DisableAfter = 72 * time.Hour
+
 // Succeeded reports whether an HTTP status answers a delivery: any 2xx.
 func Succeeded(status int) bool { return status >= 200 && status < 300 }
 

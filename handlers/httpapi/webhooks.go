@@ -27,6 +27,7 @@ type WebhookStore interface {
 	GetWebhookEndpoint(ctx context.Context, id string) (webhook.Endpoint, error)
 	DeleteWebhookEndpoint(ctx context.Context, id string) error
 	RotateWebhookSecret(ctx context.Context, id, next string, now time.Time) error
+	EnableWebhookEndpoint(ctx context.Context, id string) error
 	ListWebhookDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([]webhook.Delivery, string, error)
 	RedeliverWebhook(ctx context.Context, endpointID, deliveryID string) error
 }
@@ -51,6 +52,7 @@ func (a *API) webhookRoutes() []Route {
 		{Pattern: "GET /v1/webhooks", Roles: both, handle: a.listWebhooks},
 		{Pattern: "DELETE /v1/webhooks/{id}", Roles: both, handle: a.deleteWebhook},
 		{Pattern: "POST /v1/webhooks/{id}/rotate", Roles: both, handle: a.rotateWebhook},
+		{Pattern: "POST /v1/webhooks/{id}/enable", Roles: both, handle: a.enableWebhook},
 		{Pattern: "GET /v1/webhooks/{id}/deliveries", Roles: both, handle: a.listDeliveries},
 		{Pattern: "POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", Roles: both, handle: a.redeliver},
 	}
@@ -226,6 +228,20 @@ func (a *API) rotateWebhook(w http.ResponseWriter, r *http.Request, p access.Pri
 	out.Secret = secret
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
+}
+
+// enableWebhook enables an endpoint disabled after days of failures; what waited goes now.
+func (a *API) enableWebhook(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	e, err := a.visibleEndpoint(r, p)
+	if err == nil {
+		err = webhookError(a.d.Webhooks.Store.EnableWebhookEndpoint(r.Context(), e.ID))
+	}
+	if err != nil {
+		writeError(w, r, a.d.Log, err)
+		return
+	}
+	e.DisabledAt = nil
+	writeJSON(w, http.StatusOK, toEndpointJSON(e))
 }
 
 type attemptJSON struct {

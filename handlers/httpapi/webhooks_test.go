@@ -65,7 +65,7 @@ func TestWebhookEndpointsPerStorefront(t *testing.T) {
 
 	for _, rt := range []struct{ method, path string }{
 		{http.MethodDelete, "/v1/webhooks/" + e.ID}, {http.MethodPost, "/v1/webhooks/" + e.ID + "/rotate"},
-		{http.MethodGet, "/v1/webhooks/" + e.ID + "/deliveries"},
+		{http.MethodGet, "/v1/webhooks/" + e.ID + "/deliveries"}, {http.MethodPost, "/v1/webhooks/" + e.ID + "/enable"},
 		{http.MethodPost, "/v1/webhooks/" + e.ID + "/deliveries/msg_00000000000000000000000000000000/redeliver"},
 	} {
 		if rec := s.call(t, a, rt.method, rt.path, "", other...); rec.Code != http.StatusNotFound {
@@ -73,6 +73,9 @@ func TestWebhookEndpointsPerStorefront(t *testing.T) {
 		}
 	}
 
+	if rec := s.call(t, a, http.MethodPost, "/v1/webhooks/"+e.ID+"/enable", ""); rec.Code != http.StatusOK {
+		t.Errorf("enable = %d %s", rec.Code, rec.Body)
+	}
 	rot := s.call(t, a, http.MethodPost, "/v1/webhooks/"+e.ID+"/rotate", "")
 	var rotated endpointAnswer
 	_ = json.Unmarshal(rot.Body.Bytes(), &rotated)

@@ -213,7 +213,7 @@ UPDATE webhook_deliveries d SET next_attempt_at = now() + $5::interval
 FROM claimed, webhook_endpoints e
 WHERE d.id = claimed.id AND e.id = d.endpoint_id
 RETURNING d.id, d.endpoint_id, e.url, d.payload, e.secret, e.previous_secret, coalesce(e.previous_until, 'epoch'), d.tries, d.attempts`,
-		limit, perEndpoint, busy, taken, strconv.FormatInt(lease.Microseconds(), 10)+" microseconds")
+		limit, perEndpoint, busy, taken, interval(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", unavailable(err))
 	}
@@ -229,7 +229,9 @@ RETURNING d.id, d.endpoint_id, e.url, d.payload, e.secret, e.previous_secret, co
 }
 
 // FinishWebhookAttempt logs an attempt and moves the delivery on: delivered, failed, or
-// pending again retryIn from now (retryIn ≥ 0 with status pending).
+// pending again retryIn from now (retryIn ≥ 0 with status pending). A success clears the
+// endpoint's failing streak; a failure starts one, and disables the endpoint once the streak
+// is webhook.DisableAfter old.
 func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, a webhook.Attempt, status webhook.Status, retryIn time.Duration) error {
 	var httpStatus *int
 	if a.HTTPStatus != 0 {
@@ -237,22 +239,50 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, a webhook.A
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var attempt int
+		var endpointID string
 		err := tx.QueryRow(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, tries = tries + 1, status = $2,
 			next_attempt_at = CASE WHEN $2 = 'pending' THEN now() + $3::interval ELSE next_attempt_at END,
 			finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
-			WHERE id = $1 RETURNING attempts`, id, string(status), strconv.FormatInt(retryIn.Microseconds(), 10)+" microseconds").Scan(&attempt)
+			WHERE id = $1 RETURNING attempts, endpoint_id`, id, string(status), interval(retryIn)).Scan(&attempt, &endpointID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // its endpoint was deleted meanwhile: nothing left to log
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO webhook_attempts (delivery_id, attempt, at, duration_ms, http_status, error)
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO webhook_attempts (delivery_id, attempt, at, duration_ms, http_status, error)
 			VALUES ($1, $2, $3, $4, $5, $6)`, id, attempt, a.At, a.Duration.Milliseconds(), httpStatus, a.Error)
-		return err
+		if status == webhook.StatusDelivered {
+			b.Queue(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
+		} else {
+			b.Queue(`UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()),
+				disabled_at = CASE WHEN failing_since <= now() - $2::interval THEN coalesce(disabled_at, now()) ELSE disabled_at END
+				WHERE id = $1`, endpointID, interval(webhook.DisableAfter))
+		}
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return fmt.Errorf("finish webhook attempt of %s: %w", id, err)
+	}
+	return nil
+}
+
+// interval is d as a PostgreSQL interval literal.
+func interval(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) + " microseconds" }
+
+// EnableWebhookEndpoint enables a disabled endpoint: its waiting deliveries go at once.
+func (s *Store) EnableWebhookEndpoint(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE webhook_endpoints SET disabled_at = NULL, failing_since = NULL WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("enable webhook endpoint %s: %w", id, unavailable(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("webhook endpoint %s: %w", id, webhook.ErrNotFound)
+	}
+	_, err = s.pool.Exec(ctx, `UPDATE webhook_deliveries SET next_attempt_at = now() WHERE endpoint_id = $1 AND status = 'pending'`, id)
+	if err != nil {
+		return fmt.Errorf("enable webhook endpoint %s: %w", id, unavailable(err))
 	}
 	return nil
 }

@@ -357,3 +357,43 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// An endpoint failing for webhook.DisableAfter is disabled: nothing more goes to it until it is
+// enabled, and then what waited goes at once.
+func TestEndpointFailingForDaysIsDisabledUntilEnabled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := newReceiver(t, func(n int) int {
+		if n == 1 {
+			return http.StatusBadGateway
+		}
+		return http.StatusOK
+	})
+	endpointID, _ := w.endpoint(t, r.srv.URL)
+	ctx := context.Background()
+	// Its failures began four days ago.
+	if _, err := w.Pool.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = now() - interval '4 days' WHERE id = $1`, endpointID); err != nil {
+		t.Fatal(err)
+	}
+	w.dispatch(t, webhooks.Config{Policy: dev, Schedule: []time.Duration{time.Millisecond}})
+	w.confirm(t, events.NameStockReserved)
+	r.wait(t, 1)
+	waitFor(t, func() bool {
+		e, err := w.Store.GetWebhookEndpoint(ctx, endpointID)
+		return err == nil && e.DisabledAt != nil
+	})
+	page, _, err := w.Store.ListWebhookDeliveries(ctx, postgresFilter(endpointID))
+	if err != nil || len(page) != 3 || page[2].Status != webhook.StatusPending {
+		t.Fatalf("deliveries of the disabled endpoint = %+v, %v", page, err)
+	}
+	r.mu.Lock()
+	if n := len(r.got); n != 1 {
+		t.Errorf("the disabled endpoint got %d requests, want only the one that disabled it", n)
+	}
+	r.mu.Unlock()
+	testenv.Must(t, w.Store.EnableWebhookEndpoint(ctx, endpointID))
+	got := r.wait(t, 4)
+	if decode(t, got[1]).Type != "order.reserved" || decode(t, got[3]).Type != "order.confirmed" {
+		t.Errorf("after enabling came %s … %s", decode(t, got[1]).Type, decode(t, got[3]).Type)
+	}
+}
