@@ -269,7 +269,9 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, a webhook.A
 }
 
 // interval is d as a PostgreSQL interval literal.
-func interval(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) + " microseconds" }
+func interval(d time.Duration) string {
+	return strconv.FormatInt(d.Microseconds(), 10) + " microseconds"
+}
 
 // EnableWebhookEndpoint enables a disabled endpoint: its waiting deliveries go at once.
 func (s *Store) EnableWebhookEndpoint(ctx context.Context, id string) error {
