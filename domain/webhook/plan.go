@@ -8,10 +8,12 @@ import (
 	"github.com/shopflow/orders/domain/order"
 )
 
-// Subscription is what planning needs of an endpoint: its id and the events it hears.
+// Subscription is what planning needs of an endpoint: its id, the events it hears, and when
+// it was registered: it hears statuses entered since, none from before.
 type Subscription struct {
 	EndpointID string
 	Events     []string
+	Since      time.Time
 }
 
 // Planned is one delivery to record: the body is fixed when the event happens, so every
@@ -47,7 +49,7 @@ func Plan(o *order.Order, after int, subs []Subscription, render func(*order.Ord
 			return nil, err
 		}
 		for _, s := range subs {
-			if Wants(s.Events, typ) {
+			if Wants(s.Events, typ) && !c.At.Before(s.Since) {
 				out = append(out, Planned{EndpointID: s.EndpointID, Type: typ, Version: c.Version, Payload: body})
 			}
 		}

@@ -132,7 +132,8 @@ func TestPlanRendersEachVersionForEachSubscriber(t *testing.T) {
 	render := func(o *order.Order) ([]byte, error) {
 		return json.Marshal(map[string]any{"status": o.Status(), "version": o.Version()})
 	}
-	subs := []webhook.Subscription{{EndpointID: "all"}, {EndpointID: "final", Events: []string{"order.confirmed"}}}
+	subs := []webhook.Subscription{{EndpointID: "all"}, {EndpointID: "final", Events: []string{"order.confirmed"}},
+		{EndpointID: "late", Since: at.Add(time.Hour)}} // registered after every change: hears none
 	got, err := webhook.Plan(o, 2, subs, render)
 	if err != nil {
 		t.Fatal(err)
