@@ -27,6 +27,22 @@ var (
 	ErrInvalid = errors.New("webhook: invalid")
 )
 
+// FieldError is a rule a registration breaks, naming the field; errors.Is(err, ErrInvalid)
+// holds for it.
+type FieldError struct {
+	Field, Detail string
+}
+
+func (e *FieldError) Error() string { return "webhook: invalid " + e.Field + ": " + e.Detail }
+
+// Is makes a FieldError match ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// Invalid returns a *FieldError for field, its detail formatted as fmt.Sprintf does.
+func Invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Detail: fmt.Sprintf(format, args...)}
+}
+
 // SecretPrefix starts every signing secret, as Standard Webhooks has it.
 const SecretPrefix = "whsec_"
 
@@ -69,7 +85,7 @@ func ValidateEvents(names []string) ([]string, error) {
 	out := make([]string, 0, len(names))
 	for _, n := range names {
 		if !slices.Contains(EventTypes(), n) {
-			return nil, fmt.Errorf("%w: events: %q is not one of %s", ErrInvalid, n, strings.Join(EventTypes(), ", "))
+			return nil, Invalid("events", "%q is not one of %s", n, strings.Join(EventTypes(), ", "))
 		}
 		out = append(out, n)
 	}
@@ -87,19 +103,19 @@ func Wants(events []string, eventType string) bool {
 func ParseURL(raw string, p Policy) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("%w: url: must be an absolute URL with a host", ErrInvalid)
+		return nil, Invalid("url", "must be an absolute URL with a host")
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && p.AllowInsecure:
 	default:
-		return nil, fmt.Errorf("%w: url: must use https", ErrInvalid)
+		return nil, Invalid("url", "must use https")
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%w: url: must not carry credentials", ErrInvalid)
+		return nil, Invalid("url", "must not carry credentials")
 	}
 	if u.Fragment != "" || len(raw) > 2048 {
-		return nil, fmt.Errorf("%w: url: must have no fragment and at most 2048 characters", ErrInvalid)
+		return nil, Invalid("url", "must have no fragment and at most 2048 characters")
 	}
 	return u, nil
 }
@@ -132,7 +148,7 @@ func CheckAddr(a netip.Addr, p Policy) error {
 		bad = bad || pfx.Contains(a)
 	}
 	if bad {
-		return fmt.Errorf("%w: url: resolves to %s, a private or reserved address", ErrInvalid, a)
+		return Invalid("url", "resolves to %s, a private or reserved address", a)
 	}
 	return nil
 }
