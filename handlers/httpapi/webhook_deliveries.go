@@ -100,4 +100,3 @@ func (a *API) redeliver(w http.ResponseWriter, r *http.Request, p access.Princip
 		Status string `json:"status"`
 	}{ID: id, Status: string(webhook.StatusPending)})
 }
-

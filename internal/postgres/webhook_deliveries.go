@@ -277,4 +277,3 @@ func (s *Store) RedeliverWebhook(ctx context.Context, endpointID, deliveryID str
 	}
 	return nil
 }
-
