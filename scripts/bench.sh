@@ -21,18 +21,32 @@ go build -o bin/orders ./cmd/orders
 go build -o bin/loadgen ./cmd/loadgen
 
 cleanup() {
+  [ -n "${hookpid:-}" ] && kill "$hookpid" 2>/dev/null || true
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$data"
 }
 trap cleanup EXIT
 
-DATABASE_URL=$db_url DATA_DIR=$data HTTP_ADDR=$api ADMIN_ADDR=$admin LOG_LEVEL=warn LOG_FORMAT=json \
+# BENCH_WEBHOOK=1: the bench storefront registers one webhook endpoint, served by the README's
+# development receiver on loopback, so every status of every order is also delivered, signed.
+hook_env=()
+[ -n "${BENCH_WEBHOOK:-}" ] && hook_env=(WEBHOOK_ALLOW_INSECURE=true WEBHOOK_ALLOW_PRIVATE=true)
+env "${hook_env[@]}" DATABASE_URL=$db_url DATA_DIR=$data HTTP_ADDR=$api ADMIN_ADDR=$admin LOG_LEVEL=warn LOG_FORMAT=json \
   RATE_LIMIT=0 ADMIN_PPROF=true ORDERS_BOOTSTRAP_KEYS="storefront:bench:$shop,admin::$adm" \
   bin/orders run ${BENCH_SERVICE_FLAGS:-} > bench/orders.log 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://$admin/readyz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://$admin/readyz" >/dev/null || { echo "orders did not become ready"; cat bench/orders.log; exit 1; }
+if [ -n "${BENCH_WEBHOOK:-}" ]; then
+  hook=127.0.0.1:${BENCH_HOOK_PORT:-18482}
+  secret=$(curl -sf -X POST -H "Authorization: Bearer $shop" -H 'Content-Type: application/json' \
+    -d "{\"url\": \"http://$hook/\", \"events\": []}" "http://$api/v1/webhooks" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
+  go build -o bin/webhook-receiver ./cmd/webhook-receiver
+  bin/webhook-receiver -addr "$hook" -secret "$secret" > bench/webhook-receiver.log 2>&1 &
+  hookpid=$!
+fi
 
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 # PostgreSQL's own counters: commits and rows of the bench database, and WAL syncs (pg_stat_wal
@@ -57,10 +71,14 @@ cpu1=$(cpu)
 peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 sleep 1 # backends report their counters within a second of going idle
 pg1=$(pgstats)
+hooks=""
+if [ -n "${BENCH_WEBHOOK:-}" ]; then # deliveries by status when the last order had settled
+  hooks=$(psql -h 127.0.0.1 -U postgres -d "$db" -AtF= -c "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" | paste -sd' ')
+fi
 
-python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" "$pg0" "$pg1" <<'PY'
+python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" "$pg0" "$pg1" "$hooks" <<'PY'
 import json, sys, platform, os
-orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end, pg0, pg1 = sys.argv[1:]
+orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end, pg0, pg1, hooks = sys.argv[1:]
 r = json.load(open("bench/results.json"))
 cpu_s = (float(cpu1) - float(cpu0)) / float(ticks)
 wall = float(end) - float(start)
@@ -72,6 +90,8 @@ names = ["commits", "rows_inserted", "rows_updated", "rows_deleted", "wal_syncs"
 delta = [int(b) - int(a) for a, b in zip(pg0.split(","), pg1.split(","))]
 per = max(1, r["accepted"])
 r["postgres_per_order"] = {k: round(v / per, 2) for k, v in zip(names, delta)}
+if hooks:
+    r["webhook_deliveries"] = dict(kv.split("=") for kv in hooks.split())
 json.dump(r, open("bench/results.json", "w"), indent=2)
 i, s = r["ingest_latency_ms"], r["accepted_to_settled_ms"]
 rows = [
@@ -86,6 +106,7 @@ rows = [
   ("service peak RSS", f'{r["service"]["peak_rss_mb"]} MB'),
   ("PostgreSQL per order: commits, rows inserted / updated / deleted", "{commits} · {rows_inserted} / {rows_updated} / {rows_deleted}".format(**r["postgres_per_order"])),
   ("PostgreSQL per order: WAL syncs, WAL records (cluster-wide)", "{wal_syncs} · {wal_records}".format(**r["postgres_per_order"])),
+  ("webhook deliveries by status when all had settled", r.get("webhook_deliveries", "no endpoint (BENCH_WEBHOOK unset)")),
   ("verify", "ok" if r.get("verify", {}).get("ok") else f'FAILED: {r.get("verify")}'),
 ]
 with open("bench/results.md", "w") as f:
