@@ -25,24 +25,33 @@ type Envelope struct {
 	// Version is the order version an event produced (0 for commands); it travels in the
 	// payload, and is kept here for the event store.
 	Version int
+	// Trace is the trace context the message continues (see Trace); it travels as headers.
+	Trace Trace
 }
 
 // Metadata returns the envelope's fields as message headers.
 func (e Envelope) Metadata() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		MetaName:          e.Name,
 		MetaOrderID:       e.OrderID,
 		MetaCorrelationID: e.CorrelationID,
 		MetaOccurredAt:    e.OccurredAt.UTC().Format(time.RFC3339Nano),
 	}
+	for _, k := range traceKeys {
+		if v := e.Trace[k]; v != "" {
+			m[k] = v
+		}
+	}
+	return m
 }
 
-// ParseEnvelope rebuilds an envelope from a received message's id, headers and payload.
+// ParseEnvelope rebuilds an envelope from a received message's id, headers and payload; the
+// trace headers, optional, become its Trace.
 // It returns an error wrapping ErrMalformed when a required field is missing or unreadable.
 func ParseEnvelope(id string, meta map[string]string, payload []byte) (Envelope, error) {
 	e := Envelope{
 		ID: id, Name: meta[MetaName], OrderID: meta[MetaOrderID],
-		CorrelationID: meta[MetaCorrelationID], Payload: payload,
+		CorrelationID: meta[MetaCorrelationID], Payload: payload, Trace: traceFrom(meta),
 	}
 	var errs []error
 	if e.Name == "" {

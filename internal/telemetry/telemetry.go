@@ -1,0 +1,128 @@
+// Package telemetry builds the process's OpenTelemetry tracing from the standard OTEL_*
+// variables and carries trace context across the places our own code moves work: messages
+// (events.Trace in headers and in the outbox), watermill handlers and log lines.
+//
+// Nothing here is package-level state: the composition root builds one Provider and hands its
+// TracerProvider to whatever makes spans.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// DefaultServiceName is service.name when OTEL_SERVICE_NAME is unset.
+const DefaultServiceName = "orders"
+
+// RoleKey is the resource attribute naming what the process runs (run, api, worker), so one
+// service's spans can be told apart by process role.
+const RoleKey = attribute.Key("orders.role")
+
+// Provider is the process's tracing: a TracerProvider (a no-op one when nothing exports) and
+// the shutdown that flushes what is buffered.
+type Provider struct {
+	trace.TracerProvider
+	// Exporting reports whether spans leave the process (OTEL_EXPORTER_OTLP_ENDPOINT is set).
+	Exporting bool
+	shutdown  func(context.Context) error
+}
+
+// Getenv reads a variable; os.Getenv in production, a map in tests.
+type Getenv func(string) string
+
+// New builds the tracing that the OTEL_* variables describe, for a process of the given role.
+// Without OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) nothing is
+// exported and the provider is a no-op: spans cost an interface call, and the trace context a
+// caller sent still passes through (the no-op tracer keeps the parent's span context). With
+// it, spans are batched to OTLP over HTTP/protobuf, or gRPC when OTEL_EXPORTER_OTLP_PROTOCOL
+// (or its _TRACES_ form) says grpc; the SDK reads the exporter's other variables (headers,
+// timeout, insecure…) and OTEL_TRACES_SAMPLER/_ARG itself, parent-based always-on by default.
+func New(ctx context.Context, role string, getenv Getenv) (*Provider, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if getenv("OTEL_SDK_DISABLED") == "true" || !exporting(getenv) {
+		return &Provider{TracerProvider: noop.NewTracerProvider(), shutdown: func(context.Context) error { return nil }}, nil
+	}
+	exp, err := newExporter(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	res, err := newResource(ctx, role, getenv)
+	if err != nil {
+		return nil, errors.Join(err, exp.Shutdown(ctx))
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	return &Provider{TracerProvider: tp, Exporting: true, shutdown: tp.Shutdown}, nil
+}
+
+// Shutdown flushes the spans still buffered and stops exporting; call it once, on exit, with
+// a context that bounds the flush.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	if err := p.shutdown(ctx); err != nil {
+		return fmt.Errorf("telemetry: shutdown: %w", err)
+	}
+	return nil
+}
+
+func exporting(getenv Getenv) bool {
+	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
+func newExporter(ctx context.Context, getenv Getenv) (sdktrace.SpanExporter, error) {
+	protocol := getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if protocol == "" {
+		protocol = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	var (
+		exp sdktrace.SpanExporter
+		err error
+	)
+	switch strings.ToLower(protocol) {
+	case "", "http/protobuf":
+		exp, err = otlptracehttp.New(ctx)
+	case "grpc":
+		exp, err = otlptracegrpc.New(ctx)
+	default:
+		return nil, fmt.Errorf("telemetry: OTEL_EXPORTER_OTLP_PROTOCOL %q: want http/protobuf or grpc", protocol)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: OTLP exporter: %w", err)
+	}
+	return exp, nil
+}
+
+// newResource names the service: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the
+// defaults (service.name orders) and the role.
+func newResource(ctx context.Context, role string, getenv Getenv) (*resource.Resource, error) {
+	name := getenv("OTEL_SERVICE_NAME")
+	if name == "" {
+		name = DefaultServiceName
+	}
+	res, err := resource.New(ctx,
+		resource.WithAttributes(semconv.ServiceName(name), RoleKey.String(role)),
+		resource.WithFromEnv(), resource.WithTelemetrySDK(), resource.WithHost(), resource.WithProcessPID())
+	if err != nil && res == nil {
+		return nil, fmt.Errorf("telemetry: resource: %w", err)
+	}
+	return res, nil // a partial resource (a detector that failed) is still worth exporting
+}
+
+// Propagator is W3C Trace Context plus W3C Baggage, the propagation this service reads and
+// writes everywhere: HTTP requests, message headers, the outbox.
+func Propagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+}
