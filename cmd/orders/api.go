@@ -4,21 +4,26 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shopflow/orders/handlers/httpapi"
 	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
-func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg prometheus.Registerer, pm *broker.PublishMetrics) (*http.Server, error) {
+func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg prometheus.Registerer, pm *broker.PublishMetrics, tel *telemetry.Provider) (*http.Server, error) {
 	keys, err := b.idempotencyKeys(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	pub, err := broker.NewEnvelopePublisher(b.js, broker.Timed(pm, "ingest"))
+	pub, err := broker.NewEnvelopePublisher(b.js, broker.Timed(pm, "ingest"), broker.Traced(tel))
 	if err != nil {
 		return nil, err
 	}
@@ -43,5 +48,31 @@ func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg 
 	}
 	mux := http.NewServeMux()
 	api.Routes(mux)
-	return newServer(cfg, cfg.HTTPAddr, httpapi.Recover(log, m.Wrap(mux))), nil
+	return newServer(cfg, cfg.HTTPAddr, traced(tel, httpapi.Recover(log, m.Wrap(namedSpan(mux))))), nil
+}
+
+// traced makes each request a server span that continues the caller's traceparent (W3C
+// Trace Context and Baggage), following the HTTP semantic conventions.
+func traced(tel *telemetry.Provider, h http.Handler) http.Handler {
+	return otelhttp.NewHandler(h, "http.server", otelhttp.WithTracerProvider(tel),
+		otelhttp.WithPropagators(telemetry.Propagator()),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+}
+
+// namedSpan names the request's span after the route the mux matched ("POST /v1/orders"),
+// which is known only once the mux routed it, and sets http.route.
+func namedSpan(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if r.Pattern == "" {
+			return
+		}
+		route := r.Pattern
+		if _, path, ok := strings.Cut(route, " "); ok {
+			route = path
+		}
+		span := trace.SpanFromContext(r.Context())
+		span.SetName(r.Method + " " + route)
+		span.SetAttributes(semconv.HTTPRoute(route))
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shopflow/orders/internal/saga"
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 const attentionUsage = `usage: orders attention resolve ORDER_ID
@@ -29,12 +30,12 @@ func attentionCommand(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	store, pool, err := openStore(ctx, cfg)
+	store, pool, err := openStore(ctx, cfg, telemetry.Off())
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	gw, closeGateway, err := newGateway(ctx, cfg)
+	gw, closeGateway, err := newGateway(ctx, cfg, telemetry.Off())
 	if err != nil {
 		return err
 	}

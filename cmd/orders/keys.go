@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopflow/orders/domain/access"
 	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 const keysUsage = `usage:
@@ -32,7 +33,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	open := func() (*postgres.Store, func(), error) {
-		store, pool, err := openStore(ctx, cfg)
+		store, pool, err := openStore(ctx, cfg, telemetry.Off())
 		if err != nil {
 			return nil, nil, err
 		}

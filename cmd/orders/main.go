@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, stdout)
+		return serve(ctx, cfg, getenv, stdout)
 	case "migrate":
 		cfg, err := parseConfig(cmd, rest, getenv, stderr)
 		if err != nil {

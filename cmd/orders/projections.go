@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 // projectionsCommand runs operator work on the read side: `orders projections rebuild`.
@@ -17,7 +19,7 @@ func projectionsCommand(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	store, pool, err := openStore(ctx, cfg)
+	store, pool, err := openStore(ctx, cfg, telemetry.Off())
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,17 +24,23 @@ import (
 	"github.com/shopflow/orders/handlers/httpapi"
 	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/internal/telemetry"
 	"github.com/shopflow/orders/migrations"
 )
 
 // serve runs the pieces cfg names until ctx ends, then shuts down in order: stop taking
 // requests, finish the messages in flight, relay the events they produced, close connections.
-func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
+func serve(ctx context.Context, cfg Config, getenv func(string) string, stdout io.Writer) error {
 	log := newLogger(cfg, stdout)
+	tel, err := telemetry.New(ctx, cfg.Command, getenv)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(tel, cfg, log)
 	if err := migrate(ctx, cfg); err != nil {
 		return err
 	}
-	store, pool, err := openStore(ctx, cfg)
+	store, pool, err := openStore(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
@@ -59,7 +66,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 	var servers []*http.Server
 	if cfg.has("api") {
-		srv, err := apiServer(cfg, store, bus, log, reg, pubMetrics)
+		srv, err := apiServer(cfg, store, bus, log, reg, pubMetrics, tel)
 		if err != nil {
 			return err
 		}
@@ -75,16 +82,26 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	servers = append(servers, newServer(cfg, cfg.AdminAddr, admin))
 
-	gw, closeGateway, err := newGateway(ctx, cfg)
+	gw, closeGateway, err := newGateway(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
 	defer closeGateway()
-	workers, err := newWorkers(deps{cfg: cfg, store: store, gw: gw, bus: bus, log: log, reg: reg, pub: pubMetrics})
+	workers, err := newWorkers(deps{cfg: cfg, store: store, gw: gw, bus: bus, log: log, reg: reg, pub: pubMetrics, tp: tel})
 	if err != nil {
 		return err
 	}
 	return runAll(ctx, cfg, log, servers, workers)
+}
+
+// flushTraces exports the spans still buffered, within the shutdown timeout, once everything
+// that makes them has stopped.
+func flushTraces(tel *telemetry.Provider, cfg Config, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("traces not flushed", "err", err)
+	}
 }
 
 // readinessChecks are what this process needs to do its job. Every piece needs JetStream; the
@@ -139,8 +156,8 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger, servers []*http.S
 // openStore opens the service's pool as the service role, and the store over it; close the
 // pool. It neither creates the database nor migrates it (migrate does, as the migration role),
 // and fails when the schema is behind this binary's migrations.
-func openStore(ctx context.Context, cfg Config) (*postgres.Store, *pgxpool.Pool, error) {
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.WithMaxConns(cfg.DBMaxConns))
+func openStore(ctx context.Context, cfg Config, tel *telemetry.Provider) (*postgres.Store, *pgxpool.Pool, error) {
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.WithMaxConns(cfg.DBMaxConns), queryTracing(tel))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,12 +224,24 @@ func newServer(cfg Config, addr string, h http.Handler) *http.Server {
 	}
 }
 
+// newLogger writes cfg's format; a line logged with a context inside a span carries its
+// trace_id and span_id.
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "text" || (cfg.LogFormat == "auto" && isTerminal(w)) {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(telemetry.NewLogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(w, opts)))
+}
+
+// queryTracing makes every PostgreSQL statement a span, when spans are exported: without an
+// exporter the pool gets no tracer at all, so queries pay nothing.
+func queryTracing(tel *telemetry.Provider) postgres.Option {
+	if !tel.Exporting {
+		return func(*pgxpool.Config) {}
+	}
+	return postgres.WithQueryTracer(otelpgx.NewTracer(otelpgx.WithTracerProvider(tel),
+		otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableSQLStatementInAttributes()))
 }
 
 // isTerminal reports whether w is a character device (a terminal) rather than a pipe or file.

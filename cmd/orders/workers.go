@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	domainpayment "github.com/shopflow/orders/domain/payment"
@@ -24,6 +25,7 @@ import (
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/internal/relay"
 	"github.com/shopflow/orders/internal/saga"
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 // workers are the message-driven pieces: the watermill router, and the loops that run beside
@@ -47,6 +49,7 @@ type deps struct {
 	log   *slog.Logger
 	reg   prometheus.Registerer
 	pub   *broker.PublishMetrics
+	tp    trace.TracerProvider
 }
 
 func newWorkers(d deps) (*workers, error) {
@@ -83,7 +86,7 @@ func newWorkers(d deps) (*workers, error) {
 		if err != nil {
 			return nil, err
 		}
-		w.router.AddConsumerHandler(events.ConsumerReportingProjections, events.SubjectsEvents, sub, h.Event)
+		w.handle(d, events.ConsumerReportingProjections, events.SubjectsEvents, sub, h.Event)
 	}
 	if d.cfg.has("notifier") {
 		if err := w.addNotifier(d); err != nil {
@@ -91,7 +94,7 @@ func newWorkers(d deps) (*workers, error) {
 		}
 	}
 	if d.cfg.has("relay") {
-		pub, err := broker.NewEnvelopePublisher(d.bus.js, broker.Timed(d.pub, "relay"))
+		pub, err := broker.NewEnvelopePublisher(d.bus.js, broker.Timed(d.pub, "relay"), broker.Traced(d.tp))
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +129,7 @@ func (w *workers) addInventory(d deps, uc *saga.Service) error {
 	if err != nil {
 		return err
 	}
-	w.router.AddConsumerHandler(events.ConsumerInventoryPlaceOrder, events.SubjectPlaceOrder, sub, h.PlaceOrder)
+	w.handle(d, events.ConsumerInventoryPlaceOrder, events.SubjectPlaceOrder, sub, h.PlaceOrder)
 	return nil
 }
 
@@ -155,10 +158,16 @@ func (w *workers) addPayment(d deps, uc *saga.Service) error {
 	if err != nil {
 		return err
 	}
-	w.router.AddConsumerHandler(events.ConsumerPaymentStockReserved, events.EventSubject(events.NameStockReserved), sub, h.StockReserved)
-	w.router.AddConsumerHandler(events.ConsumerPaymentAuthorized, events.EventSubject(events.NamePaymentAuthorized), sub, h.PaymentAuthorized)
-	w.router.AddConsumerHandler(events.ConsumerPaymentCancelOrder, events.SubjectCancelOrder, sub, h.CancelOrder)
+	w.handle(d, events.ConsumerPaymentStockReserved, events.EventSubject(events.NameStockReserved), sub, h.StockReserved)
+	w.handle(d, events.ConsumerPaymentAuthorized, events.EventSubject(events.NamePaymentAuthorized), sub, h.PaymentAuthorized)
+	w.handle(d, events.ConsumerPaymentCancelOrder, events.SubjectCancelOrder, sub, h.CancelOrder)
 	return nil
+}
+
+// handle adds a consumer's handler to the router; each delivery runs in a consumer span that
+// continues the message's trace (telemetry.Consume).
+func (w *workers) handle(d deps, consumer, subject string, sub message.Subscriber, h message.NoPublishHandlerFunc) {
+	w.router.AddConsumerHandler(consumer, subject, sub, telemetry.Consume(d.tp.Tracer(telemetry.ScopeName), consumer, subject, h))
 }
 
 func (w *workers) subscriber(d deps, name string) (*messaging.Subscriber, error) {

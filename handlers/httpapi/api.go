@@ -24,6 +24,8 @@ type OrderReader interface {
 	GetProjectedOrder(ctx context.Context, id string) (*order.Order, error)
 	ListOrders(ctx context.Context, f readmodel.OrderFilter) ([]readmodel.OrderSummary, string, error)
 	SalesReport(ctx context.Context, from, to time.Time) ([]readmodel.SalesRow, error)
+	// OrderTraceID returns the id of the trace the order's intake continued ("" for none).
+	OrderTraceID(ctx context.Context, id string) (string, error)
 }
 
 // StockStore reads and sets stock levels.

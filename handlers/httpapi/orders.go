@@ -172,6 +172,9 @@ type orderJSON struct {
 	Lines      []lineJSON   `json:"lines"`
 	History    []changeJSON `json:"history"`
 	AcceptedAt time.Time    `json:"accepted_at"`
+	// TraceID is shown to admins only: the trace of the order's intake, for an operator to
+	// open (see README, "One order's trace").
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 type changeJSON struct {
@@ -201,7 +204,21 @@ func (a *API) getOrder(w http.ResponseWriter, r *http.Request, p access.Principa
 		writeError(w, r, a.d.Log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toOrderJSON(o))
+	out := toOrderJSON(o)
+	if p.Role == access.RoleAdmin {
+		out.TraceID = a.traceID(r.Context(), o.ID())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// traceID is the order's trace id, or "" when it has none or it cannot be read: a missing
+// link to a trace is no reason to fail the read (a pending order has no row yet).
+func (a *API) traceID(ctx context.Context, id string) string {
+	tid, err := a.d.Orders.OrderTraceID(ctx, id)
+	if err != nil && !errors.Is(err, order.ErrNotFound) {
+		a.d.Log.WarnContext(ctx, "order trace id unreadable", "order_id", id, "err", err)
+	}
+	return tid
 }
 
 func toOrderJSON(o *order.Order) orderJSON {

@@ -9,10 +9,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/internal/messaging"
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 // EnvelopePublisher publishes our own envelopes (the ingest's commands, the relay's events)
@@ -21,6 +23,7 @@ import (
 type EnvelopePublisher struct {
 	pub      *messaging.Publisher
 	observer prometheus.Observer
+	tracer   trace.Tracer
 }
 
 // EnvelopePublisherOption configures an EnvelopePublisher.
@@ -29,6 +32,13 @@ type EnvelopePublisherOption func(*EnvelopePublisher)
 // Timed records every publish's latency in m under the publisher label name.
 func Timed(m *PublishMetrics, name string) EnvelopePublisherOption {
 	return func(p *EnvelopePublisher) { p.observer = m.seconds.WithLabelValues(name) }
+}
+
+// Traced makes each envelope's publish a producer span (telemetry.StartPublish), whose
+// context the message's headers carry to its consumers. Without it the envelopes' own trace
+// headers (Envelope.Trace) are sent as they are.
+func Traced(tp trace.TracerProvider) EnvelopePublisherOption {
+	return func(p *EnvelopePublisher) { p.tracer = tp.Tracer(telemetry.ScopeName) }
 }
 
 // NewEnvelopePublisher returns a publisher over js.
@@ -60,10 +70,20 @@ func (p *EnvelopePublisher) Publish(ctx context.Context, envs ...events.Envelope
 		defer func(start time.Time) { p.observer.Observe(time.Since(start).Seconds()) }(time.Now())
 	}
 	msgs := make([]*nats.Msg, len(envs))
+	spans := make([]trace.Span, 0, len(envs))
 	for i, e := range envs {
+		if p.tracer != nil {
+			var span trace.Span
+			e, span = telemetry.StartPublish(ctx, p.tracer, e)
+			spans = append(spans, span)
+		}
 		msgs[i] = envelopeMsg(e)
 	}
-	if _, err := p.pub.PublishMsgs(ctx, msgs...); err != nil {
+	_, err := p.pub.PublishMsgs(ctx, msgs...)
+	for _, s := range spans {
+		telemetry.EndPublish(s, err)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", fault.ErrUnavailable, err)
 	}
 	return nil

@@ -31,6 +31,12 @@ func WithMaxConns(n int32) Option {
 	}
 }
 
+// WithQueryTracer traces every statement of the pool's connections (a span per query, batch
+// or copy; see github.com/exaring/otelpgx).
+func WithQueryTracer(t pgx.QueryTracer) Option {
+	return func(c *pgxpool.Config) { c.ConnConfig.Tracer = t }
+}
+
 // Connect opens a pool and checks that the server answers.
 func Connect(ctx context.Context, url string, opts ...Option) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)

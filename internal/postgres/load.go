@@ -85,3 +85,20 @@ func (l *orderLoad) order() (*order.Order, error) {
 	}
 	return order.Rehydrate(l.p, order.Status(l.status), l.authID, l.history), nil
 }
+
+// OrderTraceID returns the id of the trace the order's intake continued, "" when it had none;
+// an error wrapping order.ErrNotFound when the order is absent.
+func (s *Store) OrderTraceID(ctx context.Context, id string) (string, error) {
+	var tid *string
+	err := s.pool.QueryRow(ctx, `SELECT trace_id FROM orders WHERE id = $1`, id).Scan(&tid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("order %s: %w", id, order.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("trace id of order %s: %w", id, unavailable(err))
+	}
+	if tid == nil {
+		return "", nil
+	}
+	return *tid, nil
+}

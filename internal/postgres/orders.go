@@ -55,7 +55,7 @@ func (s *Store) TakeIn(ctx context.Context, d events.Delivery, p order.PlacePara
 			}
 		}
 		taken = o
-		return insertOrder(ctx, tx, o, d.CorrelationID, true)
+		return insertOrder(ctx, tx, o, d, true)
 	})
 	var se stepError
 	if errors.As(err, &se) {
@@ -149,7 +149,7 @@ func (s *Store) Refuse(ctx context.Context, d events.Delivery, o *order.Order) (
 			return err
 		}
 		duplicate = false
-		return insertOrder(ctx, tx, o, d.CorrelationID, false)
+		return insertOrder(ctx, tx, o, d, false)
 	})
 	if err != nil {
 		return false, fmt.Errorf("refuse order %s: %w", o.ID(), err)
@@ -158,9 +158,10 @@ func (s *Store) Refuse(ctx context.Context, d events.Delivery, o *order.Order) (
 }
 
 // insertOrder writes a new order with its lines, history, reservations and outbox events in
-// one round trip; inReservation releases the reservation's savepoint first.
-func insertOrder(ctx context.Context, tx pgx.Tx, o *order.Order, correlationID string, inReservation bool) error {
-	envs, err := events.FromOrder(o, correlationID)
+// one round trip; inReservation releases the reservation's savepoint first. The order keeps
+// the id of the trace its intake continued (NULL without one).
+func insertOrder(ctx context.Context, tx pgx.Tx, o *order.Order, d events.Delivery, inReservation bool) error {
+	envs, tr, err := recordedEvents(ctx, o, d)
 	if err != nil {
 		return err
 	}
@@ -168,10 +169,10 @@ func insertOrder(ctx context.Context, tx pgx.Tx, o *order.Order, correlationID s
 	if inReservation {
 		batch.Queue(`RELEASE SAVEPOINT ` + reservationSavepoint)
 	}
-	batch.Queue(`INSERT INTO orders (id, storefront, customer_id, currency, total, payment_token, status, version, accepted_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())`,
+	batch.Queue(`INSERT INTO orders (id, storefront, customer_id, currency, total, payment_token, status, version, accepted_at, updated_at, trace_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), NULLIF($10, ''))`,
 		o.ID(), o.Storefront(), o.CustomerID(), o.Currency(), o.Total(), o.PaymentToken(),
-		string(o.Status()), o.Version(), o.AcceptedAt())
+		string(o.Status()), o.Version(), o.AcceptedAt(), tr.TraceID())
 	queueLines(batch, o)
 	queueHistory(batch, o.ID(), o.History())
 	if o.Status() == order.StatusReserved {

@@ -8,7 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 // outboxChannel is the LISTEN/NOTIFY channel that wakes relays when events are committed.
@@ -18,11 +20,36 @@ const outboxChannel = "orders_outbox"
 // in the order they were written (per order: in version order) whatever the fleet size.
 const relayLockKey = 0x6f7264657273 // "orders"
 
+// recordedEvents returns the envelopes of the events o recorded, carrying d's correlation id
+// and the trace they continue (returned too): the context of ctx's span, the step's own,
+// when it has one, else the one d's message brought, so that a trace passes through a
+// process that does not trace. It also tells the step's span what the step made of the order.
+func recordedEvents(ctx context.Context, o *order.Order, d events.Delivery) ([]events.Envelope, events.Trace, error) {
+	telemetry.Annotate(ctx, telemetry.OrderIDKey.String(o.ID()), telemetry.OrderStatusKey.String(string(o.Status())),
+		telemetry.StorefrontKey.String(o.Storefront()))
+	envs, err := events.FromOrder(o, d.CorrelationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr := telemetry.TraceOf(ctx)
+	if tr == nil {
+		tr = d.Trace
+	}
+	for i := range envs {
+		envs[i].Trace = tr
+	}
+	return envs, tr, nil
+}
+
 func queueOutbox(batch *pgx.Batch, envs []events.Envelope) {
 	for _, e := range envs {
-		batch.Queue(`INSERT INTO outbox (message_id, subject, name, order_id, correlation_id, occurred_at, payload)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			e.ID, e.Subject, e.Name, e.OrderID, e.CorrelationID, e.OccurredAt, e.Payload)
+		tr := map[string]string(e.Trace) // NULL when empty
+		if len(tr) == 0 {
+			tr = nil
+		}
+		batch.Queue(`INSERT INTO outbox (message_id, subject, name, order_id, correlation_id, occurred_at, payload, trace)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			e.ID, e.Subject, e.Name, e.OrderID, e.CorrelationID, e.OccurredAt, e.Payload, tr)
 		// The event store keeps it after the relay deleted the outbox row.
 		batch.Queue(`INSERT INTO event_log (message_id, name, order_id, version, occurred_at, payload)
 			VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.Name, e.OrderID, e.Version, e.OccurredAt, e.Payload)
@@ -66,7 +93,7 @@ func (s *Store) RelayBatch(ctx context.Context, limit int, publish func(context.
 }
 
 func readOutbox(ctx context.Context, tx pgx.Tx, limit int) ([]int64, []events.Envelope, error) {
-	rows, err := tx.Query(ctx, `SELECT id, message_id, subject, name, order_id::text, correlation_id, occurred_at, payload
+	rows, err := tx.Query(ctx, `SELECT id, message_id, subject, name, order_id::text, correlation_id, occurred_at, payload, trace
 		FROM outbox ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read outbox: %w", err)
@@ -77,9 +104,11 @@ func readOutbox(ctx context.Context, tx pgx.Tx, limit int) ([]int64, []events.En
 	for rows.Next() {
 		var id int64
 		var e events.Envelope
-		if err := rows.Scan(&id, &e.ID, &e.Subject, &e.Name, &e.OrderID, &e.CorrelationID, &e.OccurredAt, &e.Payload); err != nil {
+		var tr map[string]string
+		if err := rows.Scan(&id, &e.ID, &e.Subject, &e.Name, &e.OrderID, &e.CorrelationID, &e.OccurredAt, &e.Payload, &tr); err != nil {
 			return nil, nil, fmt.Errorf("scan outbox: %w", err)
 		}
+		e.Trace = tr
 		ids = append(ids, id)
 		envs = append(envs, e)
 	}

@@ -52,7 +52,7 @@ func (s *Store) UpdateOrder(ctx context.Context, d events.Delivery, id string, f
 		if err := fn(o); err != nil {
 			return stepError{err}
 		}
-		return saveChanges(ctx, tx, o, before, d.CorrelationID)
+		return saveChanges(ctx, tx, o, before, d)
 	})
 	var se stepError
 	if errors.As(err, &se) {
@@ -71,12 +71,12 @@ type stepError struct{ err error }
 func (e stepError) Error() string { return e.err.Error() }
 
 // saveChanges writes what fn recorded: nothing when it recorded nothing.
-func saveChanges(ctx context.Context, tx pgx.Tx, o *order.Order, before int, correlationID string) error {
+func saveChanges(ctx context.Context, tx pgx.Tx, o *order.Order, before int, d events.Delivery) error {
 	recorded := o.Events()
 	if len(recorded) == 0 {
 		return nil
 	}
-	envs, err := events.FromOrder(o, correlationID)
+	envs, _, err := recordedEvents(ctx, o, d)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.opentelemetry.io/otel/attribute"
@@ -80,6 +81,7 @@ func EndPublish(span trace.Span, err error) {
 // handler), subject what it consumes.
 func Consume(tracer trace.Tracer, consumer, subject string, h message.NoPublishHandlerFunc) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
+		subject := destination(subject, msg)
 		orig := msg.Context()
 		parent := ContextWith(orig, traceOfMessage(msg))
 		producer := trace.SpanContextFromContext(parent)
@@ -104,6 +106,18 @@ func Consume(tracer trace.Tracer, consumer, subject string, h message.NoPublishH
 		}
 		return err
 	}
+}
+
+// destination is the subject a message was published to: subscribed, or, for a wildcard
+// subscription (the projector's evt.>), the event subject its name maps to.
+func destination(subscribed string, msg *message.Message) string {
+	if !strings.ContainsAny(subscribed, "*>") {
+		return subscribed
+	}
+	if name := msg.Metadata.Get(events.MetaName); name != "" {
+		return events.EventSubject(name)
+	}
+	return subscribed
 }
 
 func traceOfMessage(msg *message.Message) events.Trace {

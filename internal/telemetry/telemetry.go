@@ -55,7 +55,7 @@ func New(ctx context.Context, role string, getenv Getenv) (*Provider, error) {
 		getenv = os.Getenv
 	}
 	if getenv("OTEL_SDK_DISABLED") == "true" || !exporting(getenv) {
-		return &Provider{TracerProvider: noop.NewTracerProvider(), shutdown: func(context.Context) error { return nil }}, nil
+		return Off(), nil
 	}
 	exp, err := newExporter(ctx, getenv)
 	if err != nil {
@@ -125,4 +125,10 @@ func newResource(ctx context.Context, role string, getenv Getenv) (*resource.Res
 // writes everywhere: HTTP requests, message headers, the outbox.
 func Propagator() propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+}
+
+// Off is tracing that exports nothing, for the operator commands: they are short, and an
+// operator's terminal is no place to wait for a flush.
+func Off() *Provider {
+	return &Provider{TracerProvider: noop.NewTracerProvider(), shutdown: func(context.Context) error { return nil }}
 }

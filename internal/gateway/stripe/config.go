@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ type Config struct {
 	// Timeout bounds each gateway call, the requests of its retries included. A call still
 	// in flight when it passes has an unknown outcome. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// Transport carries the HTTP requests; nil is http.DefaultTransport. The composition root
+	// instruments it (a client span per request).
+	Transport http.RoundTripper
 }
 
 // validate reports every problem of c at once.

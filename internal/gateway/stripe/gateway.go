@@ -41,7 +41,7 @@ func New(cfg Config) (*Gateway, error) {
 	backend := &stripego.BackendConfig{
 		// No client timeout: each call's context carries Config.Timeout, which also ends a
 		// call's retries, and whose expiry is how an unknown outcome is recognised.
-		HTTPClient: &http.Client{},
+		HTTPClient: &http.Client{Transport: cfg.Transport},
 		// Errors are returned, with what is safe to log; the library's own logger would
 		// write to stderr behind the program's logger.
 		LeveledLogger: &stripego.LeveledLogger{Level: stripego.LevelNull},
