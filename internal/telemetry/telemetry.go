@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -49,13 +50,18 @@ type Getenv func(string) string
 // caller sent still passes through (the no-op tracer keeps the parent's span context). With
 // it, spans are batched to OTLP over HTTP/protobuf, or gRPC when OTEL_EXPORTER_OTLP_PROTOCOL
 // (or its _TRACES_ form) says grpc; the SDK reads the exporter's other variables (headers,
-// timeout, insecure…) and OTEL_TRACES_SAMPLER/_ARG itself, parent-based always-on by default.
+// timeout, certificates…) itself. OTEL_TRACES_SAMPLER/_ARG choose the sampler, parent-based
+// always-on by default. Every variable this function reads, it reads through getenv.
 func New(ctx context.Context, role string, getenv Getenv) (*Provider, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	if getenv("OTEL_SDK_DISABLED") == "true" || !exporting(getenv) {
 		return Off(), nil
+	}
+	smp, err := sampler(getenv)
+	if err != nil {
+		return nil, err
 	}
 	exp, err := newExporter(ctx, getenv)
 	if err != nil {
@@ -65,7 +71,7 @@ func New(ctx context.Context, role string, getenv Getenv) (*Provider, error) {
 	if err != nil {
 		return nil, errors.Join(err, exp.Shutdown(ctx))
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp))
 	return &Provider{TracerProvider: tp, Exporting: true, shutdown: tp.Shutdown}, nil
 }
 
@@ -87,15 +93,25 @@ func newExporter(ctx context.Context, getenv Getenv) (sdktrace.SpanExporter, err
 	if protocol == "" {
 		protocol = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
 	}
+	// The endpoint is read here, through getenv, and passed on explicitly; the exporters read
+	// their other variables (headers, timeout, certificates…) from the environment.
+	url := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	base := strings.TrimSuffix(getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "/")
 	var (
 		exp sdktrace.SpanExporter
 		err error
 	)
 	switch strings.ToLower(protocol) {
 	case "", "http/protobuf":
-		exp, err = otlptracehttp.New(ctx)
+		if url == "" {
+			url = base + "/v1/traces" // the signal's path is appended to the base endpoint
+		}
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
 	case "grpc":
-		exp, err = otlptracegrpc.New(ctx)
+		if url == "" {
+			url = base
+		}
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(url))
 	default:
 		return nil, fmt.Errorf("telemetry: OTEL_EXPORTER_OTLP_PROTOCOL %q: want http/protobuf or grpc", protocol)
 	}
@@ -103,6 +119,38 @@ func newExporter(ctx context.Context, getenv Getenv) (sdktrace.SpanExporter, err
 		return nil, fmt.Errorf("telemetry: OTLP exporter: %w", err)
 	}
 	return exp, nil
+}
+
+// sampler is what OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, parent-based
+// always-on when unset: a trace a caller sampled stays sampled in every process.
+func sampler(getenv Getenv) (sdktrace.Sampler, error) {
+	name := getenv("OTEL_TRACES_SAMPLER")
+	ratio := 1.0
+	if strings.HasSuffix(name, "traceidratio") {
+		if arg := getenv("OTEL_TRACES_SAMPLER_ARG"); arg != "" {
+			r, err := strconv.ParseFloat(arg, 64)
+			if err != nil || r < 0 || r > 1 {
+				return nil, fmt.Errorf("telemetry: OTEL_TRACES_SAMPLER_ARG %q: want a ratio from 0 to 1", arg)
+			}
+			ratio = r
+		}
+	}
+	switch name {
+	case "", "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+	case "parentbased_traceidratio":
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)), nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), nil
+	case "always_off":
+		return sdktrace.NeverSample(), nil
+	case "traceidratio":
+		return sdktrace.TraceIDRatioBased(ratio), nil
+	default:
+		return nil, fmt.Errorf("telemetry: OTEL_TRACES_SAMPLER %q is not one this service knows", name)
+	}
 }
 
 // newResource names the service: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the

@@ -172,3 +172,53 @@ func TestLogHandlerAddsTraceIDs(t *testing.T) {
 		t.Errorf("line outside any span has a trace id: %v", out)
 	}
 }
+
+func TestSamplerFromEnvironment(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}
+	with := func(kv ...string) telemetry.Getenv {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return env(m)
+	}
+	sampled := func(t *testing.T, g telemetry.Getenv, parent trace.SpanContext) bool {
+		t.Helper()
+		p, err := telemetry.New(context.Background(), "worker", g)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		defer func() { _ = p.Shutdown(ctx) }()
+		pctx := context.Background()
+		if parent.IsValid() {
+			pctx = trace.ContextWithRemoteSpanContext(pctx, parent)
+		}
+		_, span := p.Tracer("t").Start(pctx, "x")
+		defer span.End()
+		return span.SpanContext().IsSampled()
+	}
+	unsampled := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, Remote: true})
+	if sampled(t, with(), unsampled) {
+		t.Error("default sampler sampled the child of an unsampled parent: not parent-based")
+	}
+	if !sampled(t, with(), trace.SpanContext{}) {
+		t.Error("default sampler dropped a root span")
+	}
+	if sampled(t, with("OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG", "0"), trace.SpanContext{}) {
+		t.Error("ratio 0 sampled a root span")
+	}
+	if !sampled(t, with("OTEL_TRACES_SAMPLER", "always_on"), unsampled) {
+		t.Error("always_on dropped a span")
+	}
+	for _, bad := range [][]string{{"OTEL_TRACES_SAMPLER", "sometimes"}, {"OTEL_TRACES_SAMPLER", "traceidratio", "OTEL_TRACES_SAMPLER_ARG", "2"}} {
+		if _, err := telemetry.New(context.Background(), "worker", with(bad...)); err == nil {
+			t.Errorf("New accepted %v", bad)
+		}
+	}
+}
