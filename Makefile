@@ -35,11 +35,13 @@ build:
 test: tools deploy-tools ## the whole suite against real PostgreSQL and JetStream, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-# What the tests run besides Go and PostgreSQL: stripe-mock (Go module proxy), and
-# nats-server, prometheus and promtool (Debian packages; installing them needs root).
+# What the tests run besides Go and PostgreSQL: stripe-mock and Jaeger v2 (Go module proxy;
+# Jaeger is built once and cached, scripts/jaeger.sh), and nats-server, prometheus and
+# promtool (Debian packages; installing them needs root).
 tools:
 	@command -v stripe-mock >/dev/null || test -x "$$($(GO) env GOPATH)/bin/stripe-mock" || \
 		$(GO) install github.com/stripe/stripe-mock@v0.203.0
+	@scripts/jaeger.sh >/dev/null
 	@missing=""; \
 	command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || missing="$$missing nats-server"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
