@@ -241,7 +241,7 @@ func queryTracing(tel *telemetry.Provider) postgres.Option {
 		return func(*pgxpool.Config) {}
 	}
 	return postgres.WithQueryTracer(otelpgx.NewTracer(otelpgx.WithTracerProvider(tel),
-		otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableSQLStatementInAttributes()))
+		otelpgx.WithDisableSQLStatementInAttributes()))
 }
 
 // isTerminal reports whether w is a character device (a terminal) rather than a pipe or file.

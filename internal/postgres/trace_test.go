@@ -52,7 +52,7 @@ func TestOutboxCarriesTraceContext(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range rec.Ended()[0].Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["order.id"] != id || attrs["order.status"] != string(order.StatusReserved) || attrs["storefront"] == "" {
 		t.Errorf("intake span attributes = %v", attrs)
