@@ -234,14 +234,15 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(w, opts)))
 }
 
-// queryTracing makes every PostgreSQL statement a span, when spans are exported: without an
-// exporter the pool gets no tracer at all, so queries pay nothing.
+// queryTracing makes every PostgreSQL statement of a traced piece of work a span, when spans
+// are exported: without an exporter the pool gets no tracer at all, so queries pay nothing.
+// Statements outside any trace (the relay's polls, the sweeper, scrapes) start none.
 func queryTracing(tel *telemetry.Provider) postgres.Option {
 	if !tel.Exporting {
 		return func(*pgxpool.Config) {}
 	}
-	return postgres.WithQueryTracer(otelpgx.NewTracer(otelpgx.WithTracerProvider(tel),
-		otelpgx.WithDisableSQLStatementInAttributes()))
+	return postgres.WithQueryTracer(otelpgx.NewTracer(otelpgx.WithTracerProvider(telemetry.ChildrenOnly(tel)),
+		otelpgx.WithDisableSQLStatementInAttributes(), otelpgx.WithDisableAcquireTracer()))
 }
 
 // isTerminal reports whether w is a character device (a terminal) rather than a pipe or file.

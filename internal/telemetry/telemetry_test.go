@@ -222,3 +222,21 @@ func TestSamplerFromEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestChildrenOnlyStartsNoTrace(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tracer := telemetry.ChildrenOnly(tp).Tracer("pgx")
+	_, orphan := tracer.Start(context.Background(), "SELECT")
+	orphan.End()
+	ctx, parent := tp.Tracer("t").Start(context.Background(), "step")
+	_, child := tracer.Start(ctx, "SELECT")
+	child.End()
+	parent.End()
+	spans := rec.Ended()
+	if len(spans) != 2 || spans[0].Name() != "SELECT" || spans[0].Parent().SpanID() != parent.SpanContext().SpanID() {
+		t.Errorf("ended %d spans (want the child and its parent only): %v", len(spans), spans)
+	}
+}
