@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -52,10 +54,18 @@ func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg 
 }
 
 // traced makes each request a server span that continues the caller's traceparent (W3C
-// Trace Context and Baggage), following the HTTP semantic conventions.
+// Trace Context and Baggage), following the HTTP semantic conventions. Without an exporter it
+// only reads the caller's context, so the command still carries it on (pass-through) at the
+// cost of a header lookup. Metrics stay Prometheus's (a no-op meter provider here).
 func traced(tel *telemetry.Provider, h http.Handler) http.Handler {
+	if !tel.Exporting {
+		prop := telemetry.Propagator()
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))))
+		})
+	}
 	return otelhttp.NewHandler(h, "http.server", otelhttp.WithTracerProvider(tel),
-		otelhttp.WithPropagators(telemetry.Propagator()),
+		otelhttp.WithPropagators(telemetry.Propagator()), otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 }
 

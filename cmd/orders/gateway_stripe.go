@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/shopflow/orders/domain/payment"
@@ -19,7 +20,8 @@ func newStripeGateway(p PaymentConfig, tel *telemetry.Provider) (payment.Gateway
 	var transport http.RoundTripper = http.DefaultTransport
 	if tel.Exporting {
 		transport = otelhttp.NewTransport(transport, otelhttp.WithTracerProvider(tel),
-			otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()))
+			otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
 	}
 	return stripe.New(stripe.Config{APIKey: p.StripeAPIKey, BaseURL: p.StripeBaseURL, Transport: transport})
 }
