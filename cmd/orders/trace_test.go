@@ -438,3 +438,17 @@ func TestOneTracePerOrderAcrossAFleet(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceContextPassesThroughWithoutExporter: with nothing exported, a caller's trace
+// context still rides the command and the events, so the order keeps its trace id and the
+// payment step's log lines carry it (another process of the fleet may export).
+func TestTraceContextPassesThroughWithoutExporter(t *testing.T) {
+	t.Parallel()
+	dbURL := testenv.DatabaseURL(t)
+	in := startInstance(t, "run", map[string]string{"DATABASE_URL": dbURL, "DATA_DIR": t.TempDir(),
+		"LOG_LEVEL": "info", "LOG_FORMAT": "json"})
+	id := postTracedOrder(t, in.api, connectDB(t, dbURL))
+	checkAdminTraceID(t, in.api, id)
+	in.stop(t)
+	checkPaymentLogLine(t, in.logs.String(), id)
+}
