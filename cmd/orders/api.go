@@ -66,23 +66,33 @@ func traced(tel *telemetry.Provider, h http.Handler) http.Handler {
 	}
 	return otelhttp.NewHandler(h, "http.server", otelhttp.WithTracerProvider(tel),
 		otelhttp.WithPropagators(telemetry.Propagator()), otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+		otelhttp.WithSpanNameFormatter(spanName))
 }
 
-// namedSpan names the request's span after the route the mux matched ("POST /v1/orders"),
-// which is known only once the mux routed it, and sets http.route.
+// spanName names a request's span after the route the mux matched ("POST /v1/orders"), once
+// it is known (otelhttp names the span again after the handler), by its method before.
+func spanName(_ string, r *http.Request) string {
+	if r.Pattern == "" {
+		return r.Method
+	}
+	return r.Method + " " + route(r.Pattern)
+}
+
+// route is a mux pattern's path ("POST /v1/orders/{id}" → "/v1/orders/{id}").
+func route(pattern string) string {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}
+
+// namedSpan sets http.route on the request's span once the mux has routed it: otelhttp reads
+// the pattern before, when it is not known yet.
 func namedSpan(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r)
-		if r.Pattern == "" {
-			return
+		if r.Pattern != "" {
+			trace.SpanFromContext(r.Context()).SetAttributes(semconv.HTTPRoute(route(r.Pattern)))
 		}
-		route := r.Pattern
-		if _, path, ok := strings.Cut(route, " "); ok {
-			route = path
-		}
-		span := trace.SpanFromContext(r.Context())
-		span.SetName(r.Method + " " + route)
-		span.SetAttributes(semconv.HTTPRoute(route))
 	})
 }

@@ -140,20 +140,23 @@ func (s jaegerSpan) tag(key string) string {
 	return ""
 }
 
-// parent is the span's CHILD_OF reference, "" for a root.
+// parent is the span's parent as Jaeger reads it: its first reference within the trace, ""
+// for a root.
 func (s jaegerSpan) parent() string {
 	for _, r := range s.References {
-		if r.RefType == "CHILD_OF" {
+		if r.TraceID == s.TraceID {
 			return r.SpanID
 		}
 	}
 	return ""
 }
 
-// linked reports whether s refers to spanID other than as its parent (an OTel link).
+// linked reports whether s is linked to spanID. Jaeger keeps one reference per span: an OTel
+// link to the parent turns the parent's CHILD_OF reference into FOLLOWS_FROM (its model says
+// "the child does not depend on the parent's outcome"), still the parent.
 func (s jaegerSpan) linked(spanID string) bool {
 	for _, r := range s.References {
-		if r.SpanID == spanID && r.RefType != "CHILD_OF" {
+		if r.SpanID == spanID && r.RefType == "FOLLOWS_FROM" {
 			return true
 		}
 	}
@@ -284,15 +287,19 @@ func checkOneTrace(t *testing.T, tr jaegerTrace) {
 		t.Helper()
 		s := spansNamed(tr, name, key, value)
 		if len(s) != 1 {
-			t.Fatalf("%d spans %q (%s=%s), want 1", len(s), name, key, value)
+			names := make([]string, len(tr.Spans))
+			for i, sp := range tr.Spans {
+				names[i] = sp.OperationName
+			}
+			t.Fatalf("%d spans %q (%s=%s), want 1; the trace's spans: %q", len(s), name, key, value, names)
 		}
 		return s[0]
 	}
 	childOf := func(child, parent jaegerSpan) {
 		t.Helper()
 		if child.parent() != parent.SpanID {
-			t.Errorf("%q (%s) has parent %s, want %q (%s)", child.OperationName, child.tag("messaging.consumer.group.name"),
-				child.parent(), parent.OperationName, parent.SpanID)
+			t.Errorf("%q (%s) has parent %s, want %q (%s); its references: %+v", child.OperationName, child.tag("messaging.consumer.group.name"),
+				child.parent(), parent.OperationName, parent.SpanID, child.References)
 		}
 	}
 	consumed := func(consumer, subject string, producer jaegerSpan) jaegerSpan {
