@@ -13,6 +13,7 @@ import (
 	"github.com/shopflow/orders/handlers/httpapi"
 	"github.com/shopflow/orders/handlers/notifier"
 	"github.com/shopflow/orders/internal/postgres"
+	"github.com/shopflow/orders/internal/telemetry"
 	"github.com/shopflow/orders/internal/webhooks"
 )
 
@@ -54,7 +55,7 @@ func (w *workers) addNotifier(d deps) error {
 	if err != nil {
 		return err
 	}
-	w.router.AddConsumerHandler(events.ConsumerNotifierWebhooks, events.SubjectsOrderEvents, sub, h.Event)
+	w.handle(d, events.ConsumerNotifierWebhooks, events.SubjectsOrderEvents, sub, h.Event)
 	disp, err := webhooks.New(d.store, webhooks.Config{Schedule: d.cfg.Webhooks.Schedule, Policy: d.cfg.Webhooks.Policy},
 		d.log, d.reg, time.Now)
 	if err != nil {
@@ -82,7 +83,7 @@ func webhooksCommand(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	store, pool, err := openStore(ctx, cfg)
+	store, pool, err := openStore(ctx, cfg, telemetry.Off())
 	if err != nil {
 		return err
 	}
