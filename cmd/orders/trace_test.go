@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -393,6 +394,7 @@ func TestOneTracePerOrder(t *testing.T) {
 		"LOG_LEVEL": "info", "LOG_FORMAT": "json", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + j.otlp})
 	id := postTracedOrder(t, in.api, connectDB(t, dbURL))
 	checkAdminTraceID(t, in.api, id)
+	checkExemplars(t, in.admin)
 	in.stop(t) // flushes the spans still buffered
 	checkPaymentLogLine(t, in.logs.String(), id)
 	tr := j.fetchTrace(t, callerTraceID, 30*time.Second, func(tr jaegerTrace) bool {
@@ -458,4 +460,36 @@ func TestTraceContextPassesThroughWithoutExporter(t *testing.T) {
 	checkAdminTraceID(t, in.api, id)
 	in.stop(t)
 	checkPaymentLogLine(t, in.logs.String(), id)
+}
+
+// checkExemplars: asked for OpenMetrics, /metrics shows the traced order's trace id as the
+// exemplar of the ingest's latency and of its time to a status.
+func checkExemplars(t *testing.T, admin string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+admin+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, metric := range []string{"orders_http_request_duration_seconds_bucket", "orders_order_time_to_status_seconds_bucket"} {
+		found := false
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, metric) && strings.Contains(line, `# {trace_id="`+callerTraceID+`"}`) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no %s sample with the exemplar trace_id=%s in the OpenMetrics scrape", metric, callerTraceID)
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 // Metrics counts and times HTTP requests by route pattern (never by raw path, whose ids would
@@ -48,7 +50,7 @@ func (m *Metrics) Wrap(next http.Handler) http.Handler {
 			route = "unmatched"
 		}
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
-		m.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		telemetry.Observe(r.Context(), m.duration.WithLabelValues(route, r.Method), time.Since(start).Seconds())
 	})
 }
 

@@ -105,7 +105,7 @@ func (s *Service) step(ctx context.Context, d events.Delivery, id string, fn fun
 // recorded counts the transitions o made after version before, once committed, and logs them
 // as what.
 func (s *Service) recorded(ctx context.Context, d events.Delivery, o *order.Order, before int, what string) {
-	s.stats.Changes(o, before)
+	s.stats.Changes(ctx, o, before)
 	if o.Version() > before {
 		h := o.History()
 		s.log.InfoContext(ctx, what, "order_id", o.ID(), "correlation_id", d.CorrelationID,

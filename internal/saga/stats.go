@@ -1,6 +1,7 @@
 package saga
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/domain/payment"
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 // Stats records the business metrics of orders: status transitions, time from the 202 to each
@@ -60,20 +62,20 @@ func NewStats(reg prometheus.Registerer) (*Stats, error) {
 
 // Changes records the transitions o made after version before (committed by the caller); an
 // order just taken in has version 0 before.
-func (s *Stats) Changes(o *order.Order, before int) {
+func (s *Stats) Changes(ctx context.Context, o *order.Order, before int) {
 	for _, c := range o.History() {
 		if c.Version > before {
-			s.record(c, o.AcceptedAt(), o.Currency(), o.Total())
+			s.record(ctx, c, o.AcceptedAt(), o.Currency(), o.Total())
 		}
 	}
 }
 
-func (s *Stats) record(c order.Change, acceptedAt time.Time, currency string, total int64) {
+func (s *Stats) record(ctx context.Context, c order.Change, acceptedAt time.Time, currency string, total int64) {
 	s.transitions.WithLabelValues(string(c.Status)).Inc()
 	if c.Status == order.StatusPending {
 		return // reached at the 202 itself: no time to it
 	}
-	s.timeTo.WithLabelValues(string(c.Status)).Observe(c.At.Sub(acceptedAt).Seconds())
+	telemetry.Observe(ctx, s.timeTo.WithLabelValues(string(c.Status)), c.At.Sub(acceptedAt).Seconds())
 	switch c.Status {
 	case order.StatusRejected:
 		kind, _, _ := strings.Cut(c.Reason, ":") // "out_of_stock: SKU-1" → out_of_stock; SKUs stay out of labels
