@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -391,17 +393,22 @@ func TestOneTracePerOrder(t *testing.T) {
 	j := startJaeger(t)
 	dbURL := testenv.DatabaseURL(t)
 	in := startInstance(t, "run", map[string]string{"DATABASE_URL": dbURL, "DATA_DIR": t.TempDir(),
-		"LOG_LEVEL": "info", "LOG_FORMAT": "json", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + j.otlp})
+		"LOG_LEVEL": "info", "LOG_FORMAT": "json", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + j.otlp,
+		"WEBHOOK_ALLOW_INSECURE": "true", "WEBHOOK_ALLOW_PRIVATE": "true"})
+	delivered := registerReceiver(t, in.api)
 	id := postTracedOrder(t, in.api, connectDB(t, dbURL))
 	checkAdminTraceID(t, in.api, id)
 	checkExemplars(t, in.admin)
-	in.stop(t) // flushes the spans still buffered
+	waitFor(t, 30*time.Second, func() bool { return delivered.Load() >= 3 }) // reserved, authorized, confirmed
+	in.stop(t)                                                               // flushes the spans still buffered
 	checkPaymentLogLine(t, in.logs.String(), id)
 	tr := j.fetchTrace(t, callerTraceID, 30*time.Second, func(tr jaegerTrace) bool {
 		return len(spansNamed(tr, "send "+events.EventSubject(events.NameOrderConfirmed), "", "")) > 0 &&
-			len(spansNamed(tr, "process "+events.EventSubject(events.NameOrderConfirmed), "", "")) > 0
+			len(spansNamed(tr, "process "+events.EventSubject(events.NameOrderConfirmed), "", "")) > 0 &&
+			len(spansNamed(tr, "webhook POST", "", "")) >= 3
 	})
 	checkOneTrace(t, tr)
+	checkWebhookSpans(t, tr)
 	for _, p := range tr.Processes {
 		if p.ServiceName != "orders" {
 			t.Errorf("service.name = %q, want orders", p.ServiceName)
@@ -490,6 +497,42 @@ func checkExemplars(t *testing.T, admin string) {
 		}
 		if !found {
 			t.Errorf("no %s sample with the exemplar trace_id=%s in the OpenMetrics scrape", metric, callerTraceID)
+		}
+	}
+}
+
+// registerReceiver registers, for the test's storefront, a webhook endpoint served by a
+// receiver on loopback that answers 204 and counts what it receives.
+func registerReceiver(t *testing.T, api string) *atomic.Int64 {
+	t.Helper()
+	var n atomic.Int64
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rcv.Close)
+	res, err := newClient(api).do(http.MethodPost, "/v1/webhooks", nil, map[string]any{"url": rcv.URL, "events": []string{}})
+	if err != nil || res.status != http.StatusCreated {
+		t.Fatalf("register webhook: %v %d %s", err, res.status, res.body)
+	}
+	return &n
+}
+
+// checkWebhookSpans: every webhook attempt is a client span of the order's trace, a child of
+// the notifier step that owed it.
+func checkWebhookSpans(t *testing.T, tr jaegerTrace) {
+	t.Helper()
+	byID := map[string]jaegerSpan{}
+	for _, s := range tr.Spans {
+		byID[s.SpanID] = s
+	}
+	for _, s := range spansNamed(tr, "webhook POST", "", "") {
+		parent := byID[s.parent()]
+		if !strings.HasPrefix(parent.OperationName, "process ") || parent.tag("messaging.consumer.group.name") != events.ConsumerNotifierWebhooks {
+			t.Errorf("webhook attempt %s has parent %q (%s), want a notifier step", s.SpanID, parent.OperationName, parent.tag("messaging.consumer.group.name"))
+		}
+		if s.tag("span.kind") != "client" || s.tag("webhook.id") == "" || s.tag("http.response.status_code") != "204" {
+			t.Errorf("webhook attempt tags: %+v", s.Tags)
 		}
 	}
 }

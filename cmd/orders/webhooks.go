@@ -56,8 +56,8 @@ func (w *workers) addNotifier(d deps) error {
 		return err
 	}
 	w.handle(d, events.ConsumerNotifierWebhooks, events.SubjectsOrderEvents, sub, h.Event)
-	disp, err := webhooks.New(d.store, webhooks.Config{Schedule: d.cfg.Webhooks.Schedule, Policy: d.cfg.Webhooks.Policy},
-		d.log, d.reg, time.Now)
+	disp, err := webhooks.New(d.store, webhooks.Config{Schedule: d.cfg.Webhooks.Schedule, Policy: d.cfg.Webhooks.Policy,
+		Tracer: d.tp.Tracer(telemetry.ScopeName)}, d.log, d.reg, time.Now)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,9 @@ type Due struct {
 	Secrets    Secrets
 	Tries      int // attempts since it was (re)requested, before this one
 	Attempts   int // attempts in all, before this one
+	// Trace is the W3C trace context (traceparent, tracestate) of the step that owed the
+	// delivery: its attempts are spans of the order's trace. Empty when there was none.
+	Trace map[string]string
 }
 
 // DisableAfter is how long an endpoint may fail every attempt before it is disabled: its

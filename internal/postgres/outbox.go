@@ -31,22 +31,33 @@ func recordedEvents(ctx context.Context, o *order.Order, d events.Delivery) ([]e
 	if err != nil {
 		return nil, nil, err
 	}
-	tr := telemetry.TraceOf(ctx)
-	if tr == nil {
-		tr = d.Trace
-	}
+	tr := continued(ctx, d)
 	for i := range envs {
 		envs[i].Trace = tr
 	}
 	return envs, tr, nil
 }
 
+// continued is the trace a step's records continue: the context of ctx's span, the step's own,
+// when it has one, else the one d's message brought.
+func continued(ctx context.Context, d events.Delivery) events.Trace {
+	if tr := telemetry.TraceOf(ctx); tr != nil {
+		return tr
+	}
+	return d.Trace
+}
+
+// traceColumn is a trace as a jsonb value: NULL when empty.
+func traceColumn(tr events.Trace) map[string]string {
+	if len(tr) == 0 {
+		return nil
+	}
+	return map[string]string(tr)
+}
+
 func queueOutbox(batch *pgx.Batch, envs []events.Envelope) {
 	for _, e := range envs {
-		tr := map[string]string(e.Trace) // NULL when empty
-		if len(tr) == 0 {
-			tr = nil
-		}
+		tr := traceColumn(e.Trace)
 		batch.Queue(`INSERT INTO outbox (message_id, subject, name, order_id, correlation_id, occurred_at, payload, trace)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			e.ID, e.Subject, e.Name, e.OrderID, e.CorrelationID, e.OccurredAt, e.Payload, tr)

@@ -60,7 +60,7 @@ func (s *Store) RecordWebhooks(ctx context.Context, d events.Delivery, orderID s
 			return err
 		}
 		n = len(planned)
-		return saveDeliveries(ctx, tx, orderID, planned, o.Version())
+		return saveDeliveries(ctx, tx, orderID, planned, o.Version(), continued(ctx, d))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record webhooks of order %s: %w", orderID, err)
@@ -93,12 +93,14 @@ func subscriptions(ctx context.Context, tx pgx.Tx, storefront string) ([]webhook
 	})
 }
 
-func saveDeliveries(ctx context.Context, tx pgx.Tx, orderID string, planned []webhook.Planned, version int) error {
+// saveDeliveries records the planned deliveries, each with the trace tr of the step that owed
+// them, so that its attempts are spans of that trace.
+func saveDeliveries(ctx context.Context, tx pgx.Tx, orderID string, planned []webhook.Planned, version int, tr events.Trace) error {
 	b := &pgx.Batch{}
 	for _, p := range planned {
-		b.Queue(`INSERT INTO webhook_deliveries (id, endpoint_id, order_id, version, event_type, payload)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (endpoint_id, order_id, version) DO NOTHING`,
-			NewDeliveryID(), p.EndpointID, orderID, p.Version, p.Type, p.Payload)
+		b.Queue(`INSERT INTO webhook_deliveries (id, endpoint_id, order_id, version, event_type, payload, trace)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (endpoint_id, order_id, version) DO NOTHING`,
+			NewDeliveryID(), p.EndpointID, orderID, p.Version, p.Type, p.Payload, traceColumn(tr))
 	}
 	b.Queue(`UPDATE webhook_order_cursors SET version = $2 WHERE order_id = $1`, orderID, version)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -141,7 +143,7 @@ WITH candidates AS (
 UPDATE webhook_deliveries d SET next_attempt_at = now() + $5::interval
 FROM claimed, webhook_endpoints e
 WHERE d.id = claimed.id AND e.id = d.endpoint_id
-RETURNING d.id, d.endpoint_id, e.url, d.payload, e.secret, e.previous_secret, coalesce(e.previous_until, 'epoch'), d.tries, d.attempts`,
+RETURNING d.id, d.endpoint_id, e.url, d.payload, e.secret, e.previous_secret, coalesce(e.previous_until, 'epoch'), d.tries, d.attempts, d.trace`,
 		limit, perEndpoint, busy, taken, interval(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", unavailable(err))
@@ -149,7 +151,7 @@ RETURNING d.id, d.endpoint_id, e.url, d.payload, e.secret, e.previous_secret, co
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (webhook.Due, error) {
 		var d webhook.Due
 		return d, r.Scan(&d.ID, &d.EndpointID, &d.URL, &d.Payload, &d.Secrets.Current, &d.Secrets.Previous,
-			&d.Secrets.PreviousUntil, &d.Tries, &d.Attempts)
+			&d.Secrets.PreviousUntil, &d.Tries, &d.Attempts, &d.Trace)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook deliveries: %w", unavailable(err))

@@ -18,8 +18,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/shopflow/orders/domain/webhook"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/telemetry"
 )
 
 // Store is what the dispatcher needs of PostgreSQL (postgres.Store).
@@ -37,9 +43,13 @@ type Config struct {
 	Concurrency int             // attempts in flight in all (32)
 	PerEndpoint int             // attempts in flight to one endpoint (4)
 	Timeout     time.Duration   // one attempt, connect to last byte (10 s)
+	Tracer      trace.Tracer    // each attempt a client span of the order's trace (nil: none)
 }
 
 func (c Config) withDefaults() Config {
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	if c.Schedule == nil {
 		c.Schedule = webhook.DefaultSchedule()
 	}
@@ -238,9 +248,22 @@ func (d *Dispatcher) deliver(ctx context.Context, due webhook.Due) {
 }
 
 // attempt POSTs the delivery once, signed with the endpoint's active secrets at this moment.
-func (d *Dispatcher) attempt(ctx context.Context, due webhook.Due) webhook.Attempt {
+func (d *Dispatcher) attempt(ctx context.Context, due webhook.Due) (a webhook.Attempt) {
+	ctx, span := d.cfg.Tracer.Start(telemetry.ContextWith(ctx, events.Trace(due.Trace)), "webhook POST",
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			attribute.String("webhook.id", due.ID), attribute.String("webhook.endpoint.id", due.EndpointID),
+			attribute.Int("webhook.attempt", due.Attempts+1)))
+	defer func() {
+		if a.HTTPStatus != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", a.HTTPStatus))
+		}
+		if !webhook.Succeeded(a.HTTPStatus) {
+			span.SetStatus(codes.Error, a.Error)
+		}
+		span.End()
+	}()
 	at := d.now()
-	a := webhook.Attempt{At: at}
+	a = webhook.Attempt{At: at}
 	h, err := webhook.SignedHeaders(due.Secrets.Active(at), due.ID, at, due.Payload)
 	if err != nil {
 		a.Error = "signing: " + err.Error()
