@@ -36,8 +36,8 @@ func (a *API) cancelOrder(w http.ResponseWriter, r *http.Request, p access.Princ
 	ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
 	defer cancel()
 	cmd, err := events.NewCancelOrder(o.ID(), "cancel_requested", correlationID(r), a.d.Now())
-	if err == nil {
-		err = a.d.Publisher.Publish(ctx, cmd)
+	if err == nil { // the same command each try: its id dedups a try that landed
+		err = retryUnavailable(ctx, ingestAttempt, func(ctx context.Context) error { return a.d.Publisher.Publish(ctx, cmd) })
 	}
 	if err != nil {
 		writeError(w, r, a.d.Log, err)

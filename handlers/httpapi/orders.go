@@ -14,12 +14,21 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopflow/orders/domain/access"
+	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 )
 
 // ingestTimeout bounds the JetStream work of one POST /v1/orders.
 const ingestTimeout = 3 * time.Second
+
+// ingestAttempt bounds one try within ingestTimeout. A write sent to a stream whose leader has
+// just died gets no answer at all (the followers ignore it), so without a bound per try a
+// request would wait out the whole budget even when a new leader was elected a moment after it
+// was sent; with it, the next try reaches the new leader within a second of the election.
+// Every try is idempotent (the same claim, the same command id), so a try that did land and
+// only lost its ack is absorbed by the next.
+const ingestAttempt = time.Second
 
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 255
@@ -71,28 +80,56 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request, p access.Princip
 	// served by a 503 it can retry than by a request hanging on a server that went away.
 	ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
 	defer cancel()
-	held, _, err := a.d.Keys.Claim(ctx, params.Storefront, key, events.IdempotencyRecordV1{
-		RequestHash: requestHash(req), OrderID: newOrderID(), AcceptedAt: a.d.Now().UTC(),
+	claim := events.IdempotencyRecordV1{RequestHash: requestHash(req), OrderID: newOrderID(), AcceptedAt: a.d.Now().UTC()}
+	var held events.IdempotencyRecordV1
+	err := retryUnavailable(ctx, ingestAttempt, func(ctx context.Context) error {
+		var err error
+		held, err = a.accept(ctx, key, params, claim, correlationID(r))
+		return err
 	})
-	if err != nil {
-		writeError(w, r, a.d.Log, err)
-		return
-	}
-	if held.RequestHash != requestHash(req) {
-		writeError(w, r, a.d.Log, order.Invalid("Idempotency-Key", "was already used with a different request body"))
-		return
-	}
-	params.ID, params.AcceptedAt = held.OrderID, held.AcceptedAt
-	cmd, err := events.NewPlaceOrder(params, correlationID(r))
-	if err == nil {
-		err = a.storeAccepted(ctx, params, cmd)
-	}
 	if err != nil {
 		writeError(w, r, a.d.Log, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/orders/"+held.OrderID)
 	writeJSON(w, http.StatusAccepted, acceptedJSON{ID: held.OrderID, Status: string(order.StatusPending), AcceptedAt: held.AcceptedAt})
+}
+
+// accept claims the Idempotency-Key for claim and stores the command of the order that holds
+// it. A second call with the same arguments changes nothing more than the first: the claim
+// finds its own record, and the command's id dedups it.
+func (a *API) accept(ctx context.Context, key string, params order.PlaceParams, claim events.IdempotencyRecordV1, correlation string) (events.IdempotencyRecordV1, error) {
+	held, _, err := a.d.Keys.Claim(ctx, params.Storefront, key, claim)
+	if err != nil {
+		return held, err
+	}
+	if held.RequestHash != claim.RequestHash {
+		return held, order.Invalid("Idempotency-Key", "was already used with a different request body")
+	}
+	params.ID, params.AcceptedAt = held.OrderID, held.AcceptedAt
+	cmd, err := events.NewPlaceOrder(params, correlation)
+	if err == nil {
+		err = a.storeAccepted(ctx, params, cmd)
+	}
+	return held, err
+}
+
+// retryUnavailable runs try, each time bounded by attempt, until it succeeds, fails otherwise
+// than fault.ErrUnavailable, or ctx (the whole budget) runs out. try must be idempotent.
+func retryUnavailable(ctx context.Context, attempt time.Duration, try func(context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		err := try(actx)
+		cancel()
+		if err == nil || !errors.Is(err, fault.ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		select { // an error that came at once (no responders while a leader is elected) waits a little
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // storeAccepted stores the command and, readable by order id, the order as the client sent it.
