@@ -30,7 +30,7 @@ func attentionCommand(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	store, pool, err := openStore(ctx, cfg, telemetry.Off())
+	store, pool, err := openStore(ctx, cfg, telemetry.Off(), nil)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func TestAttentionResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := connectDB(t, dbURL)
-	store, err := postgres.NewStore(db)
+	store, err := postgres.NewStore(db, postgres.GroupConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

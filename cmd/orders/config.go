@@ -35,6 +35,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	InboxRetention  time.Duration // longer than any stream keeps a message
 	Concurrency     int
+	// GroupCommitMax and GroupCommitters size the store's group commit (postgres.GroupConfig).
+	GroupCommitMax  int
+	GroupCommitters int
 
 	// MigrateDatabaseURL, when set, is the role that creates the database and applies
 	// migrations; DatabaseURL then needs no DDL rights (see README, "Least privilege").
@@ -127,6 +130,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	// Every message in flight may hold a connection while its step waits on the payment gateway:
 	// 4 consumers × -concurrency, plus the API, relay, sweeper and metrics.
 	dbMax := fs.Int("db-max-conns", int(floatEnv(getenv, "DB_MAX_CONNS", 40, &errs)), "PostgreSQL connections per process; at least 4 × -concurrency + 8 (DB_MAX_CONNS)")
+	fs.IntVar(&c.GroupCommitMax, "group-commit-max", int(floatEnv(getenv, "GROUP_COMMIT_MAX", 32, &errs)), "units of work committed in one PostgreSQL transaction at most; 1 turns group commit off (GROUP_COMMIT_MAX)")
+	fs.IntVar(&c.GroupCommitters, "group-committers", int(floatEnv(getenv, "GROUP_COMMITTERS", 4, &errs)), "group-commit transactions open at once, each on a connection (GROUP_COMMITTERS)")
 	fs.BoolVar(&c.Pprof, "pprof", getenv("ADMIN_PPROF") == "true", "serve /debug/pprof on the admin address (ADMIN_PPROF=true)")
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", int(floatEnv(getenv, "NATS_REPLICAS", 1, &errs)), "replicas of each stream: 3 in a cluster (NATS_REPLICAS)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", durationEnv(getenv, "HTTP_READ_HEADER_TIMEOUT", 5*time.Second, &errs), "time a client has to send its request headers (HTTP_READ_HEADER_TIMEOUT)")
@@ -222,6 +227,12 @@ func (c Config) validate() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		errs = append(errs, fmt.Errorf("concurrency %d: want 1 to 1024", c.Concurrency))
+	}
+	if c.GroupCommitMax < 1 || c.GroupCommitMax > 1024 {
+		errs = append(errs, fmt.Errorf("GROUP_COMMIT_MAX %d: want 1 to 1024", c.GroupCommitMax))
+	}
+	if c.GroupCommitters < 1 || c.GroupCommitters > 64 {
+		errs = append(errs, fmt.Errorf("GROUP_COMMITTERS %d: want 1 to 64", c.GroupCommitters))
 	}
 	return errors.Join(errs...)
 }

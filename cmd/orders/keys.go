@@ -33,7 +33,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	open := func() (*postgres.Store, func(), error) {
-		store, pool, err := openStore(ctx, cfg, telemetry.Off())
+		store, pool, err := openStore(ctx, cfg, telemetry.Off(), nil)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -19,7 +19,7 @@ func projectionsCommand(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return err
 	}
-	store, pool, err := openStore(ctx, cfg, telemetry.Off())
+	store, pool, err := openStore(ctx, cfg, telemetry.Off(), nil)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,12 @@ func serve(ctx context.Context, cfg Config, getenv func(string) string, stdout i
 	if err := migrate(ctx, cfg); err != nil {
 		return err
 	}
-	store, pool, err := openStore(ctx, cfg, tel)
+	reg := prometheus.NewRegistry()
+	groupSizes := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "orders_group_commit_size",
+		Help:    "Units of work (a message's transaction) committed together in one PostgreSQL transaction.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128}})
+	reg.MustRegister(groupSizes)
+	store, pool, err := openStore(ctx, cfg, tel, func(n int) { groupSizes.Observe(float64(n)) })
 	if err != nil {
 		return err
 	}
@@ -54,7 +59,6 @@ func serve(ctx context.Context, cfg Config, getenv func(string) string, stdout i
 	}
 	defer bus.close()
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		postgres.NewCollector(store),
 		broker.NewCollector(bus.js, []string{events.StreamCommands, events.StreamEvents, events.StreamDeadLetters},
@@ -156,7 +160,7 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger, servers []*http.S
 // openStore opens the service's pool as the service role, and the store over it; close the
 // pool. It neither creates the database nor migrates it (migrate does, as the migration role),
 // and fails when the schema is behind this binary's migrations.
-func openStore(ctx context.Context, cfg Config, tel *telemetry.Provider) (*postgres.Store, *pgxpool.Pool, error) {
+func openStore(ctx context.Context, cfg Config, tel *telemetry.Provider, observeGroup func(int)) (*postgres.Store, *pgxpool.Pool, error) {
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.WithMaxConns(cfg.DBMaxConns), queryTracing(tel))
 	if err != nil {
 		return nil, nil, err
@@ -165,7 +169,7 @@ func openStore(ctx context.Context, cfg Config, tel *telemetry.Provider) (*postg
 		pool.Close()
 		return nil, nil, err
 	}
-	store, err := postgres.NewStore(pool)
+	store, err := postgres.NewStore(pool, postgres.GroupConfig{MaxSize: cfg.GroupCommitMax, Committers: cfg.GroupCommitters, Observe: observeGroup})
 	if err != nil {
 		pool.Close()
 		return nil, nil, err

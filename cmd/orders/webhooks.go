@@ -83,7 +83,7 @@ func webhooksCommand(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	store, pool, err := openStore(ctx, cfg, telemetry.Off())
+	store, pool, err := openStore(ctx, cfg, telemetry.Off(), nil)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func newApp(t testing.TB) *app {
 
 func newStore(t testing.TB) *postgres.Store {
 	t.Helper()
-	store, err := postgres.NewStore(testenv.Pool(t))
+	store, err := postgres.NewStore(testenv.Pool(t), postgres.GroupConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ func TestAcceptedOrderDuringDatabaseOutageIsUnavailableNeverStale(t *testing.T) 
 		t.Fatal(err)
 	}
 	t.Cleanup(down.Close)
-	unreachable, err := postgres.NewStore(down)
+	unreachable, err := postgres.NewStore(down, postgres.GroupConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func TestAReadOnlyDatabaseIsAnOutage(t *testing.T) {
 	ro, err := postgres.Connect(context.Background(), "postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable&default_transaction_read_only=on")
 	testenv.Must(t, err)
 	t.Cleanup(ro.Close)
-	store, err := postgres.NewStore(ro)
+	store, err := postgres.NewStore(ro, postgres.GroupConfig{})
 	testenv.Must(t, err)
 	h := newHandler(t, &testenv.SagaWorld{Saga: w.Over(t, store, w.GW)})
 	err = h.PlaceOrder(command(t, params("0195a0c4-6c1e-7d2a-9b7e-0000000f0004", 1)))

@@ -15,7 +15,7 @@ import (
 // BenchmarkPlaceOrder measures the intake transaction (inbox, order, three-line reservation,
 // history, outbox) against the real PostgreSQL, one at a time.
 func BenchmarkPlaceOrder(b *testing.B) {
-	s, err := postgres.NewStore(testenv.Pool(b))
+	s, err := postgres.NewStore(testenv.Pool(b), postgres.GroupConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 // delete, commit), the publish itself left out.
 func BenchmarkRelayBatch(b *testing.B) {
 	pool := testenv.Pool(b)
-	s, err := postgres.NewStore(pool)
+	s, err := postgres.NewStore(pool, postgres.GroupConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func BenchmarkRelayBatch(b *testing.B) {
 // BenchmarkProjectOrder measures one projection update: a new order's placed and reserved
 // events applied to the read side (version check, lock, event-store read, projection writes).
 func BenchmarkProjectOrder(b *testing.B) {
-	s, err := postgres.NewStore(testenv.Pool(b))
+	s, err := postgres.NewStore(testenv.Pool(b), postgres.GroupConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -25,7 +25,7 @@ var (
 func newStore(t testing.TB) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
 	pool := testenv.Pool(t)
-	store, err := postgres.NewStore(pool)
+	store, err := postgres.NewStore(pool, postgres.GroupConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

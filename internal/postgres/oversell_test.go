@@ -25,7 +25,7 @@ func TestPlaceOrderNeverOversells(t *testing.T) {
 	if err := postgres.Migrate(ctx, pool, migrations.FS); err != nil {
 		t.Fatal(err)
 	}
-	s, err := postgres.NewStore(pool)
+	s, err := postgres.NewStore(pool, postgres.GroupConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,28 +12,43 @@ import (
 
 // Store reads and writes orders, stock, the inbox and the outbox.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	group *committer
 }
 
-// NewStore returns a store over pool. The store keeps no clock: the stamps the rules need
-// come from the use cases that change an order.
-func NewStore(pool *pgxpool.Pool) (*Store, error) {
+// NewStore returns a store over pool, committing its groupable work in groups sized by group
+// (see GroupConfig; the zero value is the defaults). The store keeps no clock: the stamps the
+// rules need come from the use cases that change an order.
+func NewStore(pool *pgxpool.Pool, group GroupConfig) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: NewStore needs a pool")
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, group: newCommitter(pool, group)}, nil
 }
 
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error { return unavailable(s.pool.Ping(ctx)) }
 
-// inTx runs fn in a transaction and runs it again when PostgreSQL reports a serialization
-// failure or a deadlock, which are safe to retry as a whole.
+// inTx runs fn in a transaction of its own. It is for work that may wait on something other
+// than PostgreSQL (a saga step calls the payment gateway under its row lock): in a group, that
+// wait would hold back every unit beside it.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return retrying(func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
+}
+
+// inGroup runs fn as one unit of a group commit (group.go): in a transaction shared with the
+// units queued beside it, under a savepoint of its own. fn must talk only to PostgreSQL.
+func (s *Store) inGroup(ctx context.Context, fn func(pgx.Tx) error) error {
+	return retrying(func() error { return s.group.run(ctx, fn) })
+}
+
+// retrying runs try again when PostgreSQL reports a serialization failure or a deadlock,
+// which are safe to retry as a whole (in a group: the failed unit alone).
+func retrying(try func() error) error {
 	const attempts = 5
 	var err error
 	for i := 0; i < attempts; i++ {
-		err = pgx.BeginFunc(ctx, s.pool, fn)
+		err = try()
 		if !retryable(err) {
 			return unavailable(err)
 		}

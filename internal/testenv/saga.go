@@ -43,7 +43,7 @@ func NewSagaWorld(t *testing.T, gwCfg simulated.Config) *SagaWorld {
 	t.Helper()
 	w := &SagaWorld{Pool: Pool(t)}
 	var err error
-	if w.Store, err = postgres.NewStore(w.Pool); err != nil {
+	if w.Store, err = postgres.NewStore(w.Pool, postgres.GroupConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	w.GW = w.Gateway(t, gwCfg)

@@ -1,0 +1,201 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Group commit: units of work that arrive together commit together. Each unit runs under its
+// own savepoint in a transaction shared with the units queued beside it, and the transaction
+// commits once (one WAL flush) for all of them. A unit that fails is rolled back to its
+// savepoint alone, with its locks, and the others commit; its caller gets its error (a
+// deadlock or serialization failure is retried by inTx in a later group). Every caller returns
+// only once its unit has committed or failed, so a message is acknowledged only after the
+// commit that applied it, and a crash before that commit applies none of the group.
+//
+// There is no timer and no background goroutine: a caller that finds a committer slot free
+// runs a group of whatever is queued, up to GroupConfig.MaxSize units, its own among them. At
+// low load every unit finds a free slot and runs alone, as a plain transaction would; under
+// load units queue while the slots are busy, and the groups grow by themselves.
+
+// GroupConfig sizes group commit. The zero value gives the defaults.
+type GroupConfig struct {
+	// Committers is how many groups run at once, each on its own pool connection (default 4).
+	Committers int
+	// MaxSize caps the units of one group (default 32; 1 turns grouping off: one transaction
+	// per unit, as without group commit).
+	MaxSize int
+	// Observe, when set, is told the size of every group that committed or failed.
+	Observe func(size int)
+}
+
+const (
+	defaultCommitters   = 4
+	defaultMaxGroupSize = 32
+	// unitSavepoint scopes one unit inside its group. Units nest savepoints of their own
+	// (the intake's reservation) inside it.
+	unitSavepoint = "group_unit"
+)
+
+type committer struct {
+	pool    *pgxpool.Pool
+	slots   chan struct{}
+	maxSize int
+	observe func(int)
+
+	mu      sync.Mutex
+	pending []*unit
+}
+
+type unit struct {
+	ctx  context.Context
+	fn   func(pgx.Tx) error
+	err  error
+	done chan struct{}
+}
+
+func newCommitter(pool *pgxpool.Pool, cfg GroupConfig) *committer {
+	if cfg.Committers <= 0 {
+		cfg.Committers = defaultCommitters
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = defaultMaxGroupSize
+	}
+	return &committer{pool: pool, slots: make(chan struct{}, cfg.Committers), maxSize: cfg.MaxSize, observe: cfg.Observe}
+}
+
+// run queues fn as a unit and returns once it has committed (nil) or failed (its error, or
+// the group's when the group's transaction failed). While it waits, its caller runs groups
+// whenever a committer slot is free, its own unit's or others'.
+func (c *committer) run(ctx context.Context, fn func(pgx.Tx) error) error {
+	u := &unit{ctx: ctx, fn: fn, done: make(chan struct{})}
+	c.mu.Lock()
+	c.pending = append(c.pending, u)
+	c.mu.Unlock()
+	for {
+		select {
+		case <-u.done:
+			return u.err
+		case c.slots <- struct{}{}:
+			if group := c.take(); len(group) > 0 {
+				c.commit(group)
+			}
+			<-c.slots
+		}
+	}
+}
+
+// take removes up to maxSize units from the queue, oldest first.
+func (c *committer) take() []*unit {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := min(len(c.pending), c.maxSize)
+	group := make([]*unit, n)
+	copy(group, c.pending)
+	c.pending = append(c.pending[:0], c.pending[n:]...)
+	return group
+}
+
+// commit runs group in one transaction. It never returns before every unit of group is done.
+func (c *committer) commit(group []*unit) {
+	if c.observe != nil {
+		c.observe(len(group))
+	}
+	// The group's own statements are not any unit's: a unit's caller giving up must not break
+	// the others' transaction.
+	ctx := context.Background()
+	tx, err := c.pool.Begin(ctx)
+	if err != nil {
+		finish(group, fmt.Errorf("begin group: %w", err))
+		return
+	}
+	var applied []*unit
+	opened := false
+	for i, u := range group {
+		if err := u.ctx.Err(); err != nil {
+			finish(group[i:i+1], err)
+			continue
+		}
+		// One round trip closes the previous unit's savepoint (its work stays in the group)
+		// and opens this one's.
+		open := `SAVEPOINT ` + unitSavepoint
+		if opened {
+			open = `RELEASE SAVEPOINT ` + unitSavepoint + `; ` + open
+		}
+		if _, err := tx.Exec(ctx, open); err != nil {
+			c.abort(tx, append(applied, group[i:]...), fmt.Errorf("open unit: %w", err))
+			return
+		}
+		opened = true
+		err := u.fn(unitTx{tx})
+		if err == nil {
+			applied = append(applied, u)
+			continue
+		}
+		if _, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT `+unitSavepoint); rerr != nil {
+			finish(group[i:i+1], err)
+			c.abort(tx, append(applied, group[i+1:]...), fmt.Errorf("roll back a failed unit: %w", rerr))
+			return
+		}
+		finish(group[i:i+1], err) // nothing of it will commit: its caller may retry at once
+	}
+	if err := tx.Commit(ctx); err != nil {
+		finish(applied, fmt.Errorf("commit group of %d: %w", len(group), err))
+		return
+	}
+	finish(applied, nil)
+}
+
+// abort ends a group whose transaction broke: none of its units committed, and units ends
+// with err.
+func (c *committer) abort(tx pgx.Tx, units []*unit, err error) {
+	_ = tx.Rollback(context.Background()) // the connection may be gone; the error is err
+	finish(units, err)
+}
+
+func finish(units []*unit, err error) {
+	for _, u := range units {
+		u.err = err
+		close(u.done)
+	}
+}
+
+// unitTx is the group's transaction as one unit sees it. Its statements keep the unit's
+// context values (trace spans) but not its cancellation: pgx closes a connection whose
+// statement is cancelled, which would fail every unit of the group. A unit cannot end the
+// group's transaction; it can nest savepoints (Begin).
+type unitTx struct{ tx pgx.Tx }
+
+var errUnitEndsGroup = errors.New("postgres: a unit of a group cannot commit or roll back the group's transaction")
+
+func (u unitTx) Begin(ctx context.Context) (pgx.Tx, error) {
+	return u.tx.Begin(context.WithoutCancel(ctx))
+}
+func (u unitTx) Commit(context.Context) error   { return errUnitEndsGroup }
+func (u unitTx) Rollback(context.Context) error { return errUnitEndsGroup }
+func (u unitTx) CopyFrom(ctx context.Context, t pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	return u.tx.CopyFrom(context.WithoutCancel(ctx), t, cols, src)
+}
+func (u unitTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return u.tx.SendBatch(context.WithoutCancel(ctx), b)
+}
+func (u unitTx) LargeObjects() pgx.LargeObjects { return u.tx.LargeObjects() }
+func (u unitTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
+	return u.tx.Prepare(context.WithoutCancel(ctx), name, sql)
+}
+func (u unitTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return u.tx.Exec(context.WithoutCancel(ctx), sql, args...)
+}
+func (u unitTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return u.tx.Query(context.WithoutCancel(ctx), sql, args...)
+}
+func (u unitTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return u.tx.QueryRow(context.WithoutCancel(ctx), sql, args...)
+}
+func (u unitTx) Conn() *pgx.Conn { return u.tx.Conn() }
