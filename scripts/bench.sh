@@ -53,7 +53,7 @@ cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 # is cluster-wide: run the bench on an otherwise idle server for that figure to mean much).
 pgstats() {
   psql -h 127.0.0.1 -U postgres -d postgres -AtF, -c "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted,
-    (SELECT wal_sync FROM pg_stat_wal), (SELECT wal_records FROM pg_stat_wal) FROM pg_stat_database WHERE datname = '$db'"
+    (SELECT wal_sync FROM pg_stat_wal), (SELECT wal_records FROM pg_stat_wal), deadlocks FROM pg_stat_database WHERE datname = '$db'"
 }
 ticks=$(getconf CLK_TCK)
 cpu0=$(cpu)
@@ -71,14 +71,17 @@ cpu1=$(cpu)
 peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 sleep 1 # backends report their counters within a second of going idle
 pg1=$(pgstats)
+# Group commit (issue 12): the sizes of the groups PostgreSQL work was committed in, from the
+# orders_group_commit_size histogram (sum, count, then the cumulative buckets).
+groups=$(curl -s "http://$admin/metrics" | awk '/^orders_group_commit_size_(sum|count)/ {print $2}' | paste -sd,)
 hooks=""
 if [ -n "${BENCH_WEBHOOK:-}" ]; then # deliveries by status when the last order had settled
   hooks=$(psql -h 127.0.0.1 -U postgres -d "$db" -AtF= -c "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" | paste -sd' ')
 fi
 
-python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" "$pg0" "$pg1" "$hooks" <<'PY'
+python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" "$pg0" "$pg1" "$hooks" "$groups" <<'PY'
 import json, sys, platform, os
-orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end, pg0, pg1, hooks = sys.argv[1:]
+orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end, pg0, pg1, hooks, groups = sys.argv[1:]
 r = json.load(open("bench/results.json"))
 cpu_s = (float(cpu1) - float(cpu0)) / float(ticks)
 wall = float(end) - float(start)
@@ -90,6 +93,10 @@ names = ["commits", "rows_inserted", "rows_updated", "rows_deleted", "wal_syncs"
 delta = [int(b) - int(a) for a, b in zip(pg0.split(","), pg1.split(","))]
 per = max(1, r["accepted"])
 r["postgres_per_order"] = {k: round(v / per, 2) for k, v in zip(names, delta)}
+r["postgres_deadlocks"] = delta[len(names)]
+if groups.count(",") == 1:
+    total, count = (float(x) for x in groups.split(","))
+    r["group_commit"] = {"groups": int(count), "units": int(total), "mean_size": round(total / max(1, count), 2)}
 if hooks:
     r["webhook_deliveries"] = dict(kv.split("=") for kv in hooks.split())
 json.dump(r, open("bench/results.json", "w"), indent=2)
@@ -106,6 +113,8 @@ rows = [
   ("service peak RSS", f'{r["service"]["peak_rss_mb"]} MB'),
   ("PostgreSQL per order: commits, rows inserted / updated / deleted", "{commits} · {rows_inserted} / {rows_updated} / {rows_deleted}".format(**r["postgres_per_order"])),
   ("PostgreSQL per order: WAL syncs, WAL records (cluster-wide)", "{wal_syncs} · {wal_records}".format(**r["postgres_per_order"])),
+  ("PostgreSQL deadlocks (retried)", str(r["postgres_deadlocks"])),
+  ("group commit: units · groups · mean size", "{units} · {groups} · {mean_size}".format(**r["group_commit"]) if "group_commit" in r else "no orders_group_commit_size metric"),
   ("webhook deliveries by status when all had settled", r.get("webhook_deliveries", "no endpoint (BENCH_WEBHOOK unset)")),
   ("verify", "ok" if r.get("verify", {}).get("ok") else f'FAILED: {r.get("verify")}'),
 ]
