@@ -21,7 +21,7 @@ func TestPruneInboxKeepsWhatAStreamCouldRedeliver(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Pool(t)
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	store, err := postgres.NewStore(pool)
+	store, err := postgres.NewStore(pool, postgres.GroupConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
