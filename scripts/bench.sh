@@ -72,8 +72,8 @@ peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 sleep 1 # backends report their counters within a second of going idle
 pg1=$(pgstats)
 # Group commit (issue 12): the sizes of the groups PostgreSQL work was committed in, from the
-# orders_group_commit_size histogram (sum, count, then the cumulative buckets).
-groups=$(curl -s "http://$admin/metrics" | awk '/^orders_group_commit_size_(sum|count)/ {print $2}' | paste -sd,)
+# orders_group_commit_size histogram (its _sum and _count per kind of work).
+groups=$(curl -s "http://$admin/metrics" | grep -E '^orders_group_commit_size_(sum|count)' | paste -sd';' || true)
 hooks=""
 if [ -n "${BENCH_WEBHOOK:-}" ]; then # deliveries by status when the last order had settled
   hooks=$(psql -h 127.0.0.1 -U postgres -d "$db" -AtF= -c "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" | paste -sd' ')
@@ -94,9 +94,15 @@ delta = [int(b) - int(a) for a, b in zip(pg0.split(","), pg1.split(","))]
 per = max(1, r["accepted"])
 r["postgres_per_order"] = {k: round(v / per, 2) for k, v in zip(names, delta)}
 r["postgres_deadlocks"] = delta[len(names)]
-if groups.count(",") == 1:
-    total, count = (float(x) for x in groups.split(","))
-    r["group_commit"] = {"groups": int(count), "units": int(total), "mean_size": round(total / max(1, count), 2)}
+if groups:
+    g = {}
+    for line in groups.split(";"):  # orders_group_commit_size_sum{work="intake"} 123
+        name, value = line.rsplit(" ", 1)
+        work = name.split('"')[1]
+        g.setdefault(work, {})["units" if name.startswith("orders_group_commit_size_sum") else "groups"] = int(float(value))
+    for v in g.values():
+        v["mean_size"] = round(v.get("units", 0) / max(1, v.get("groups", 0)), 2)
+    r["group_commit"] = g
 if hooks:
     r["webhook_deliveries"] = dict(kv.split("=") for kv in hooks.split())
 json.dump(r, open("bench/results.json", "w"), indent=2)
@@ -114,7 +120,7 @@ rows = [
   ("PostgreSQL per order: commits, rows inserted / updated / deleted", "{commits} · {rows_inserted} / {rows_updated} / {rows_deleted}".format(**r["postgres_per_order"])),
   ("PostgreSQL per order: WAL syncs, WAL records (cluster-wide)", "{wal_syncs} · {wal_records}".format(**r["postgres_per_order"])),
   ("PostgreSQL deadlocks (retried)", str(r["postgres_deadlocks"])),
-  ("group commit: units · groups · mean size", "{units} · {groups} · {mean_size}".format(**r["group_commit"]) if "group_commit" in r else "no orders_group_commit_size metric"),
+  ("group commit, per kind: units / groups = mean size", ", ".join(f'{w} {v["units"]} / {v["groups"]} = {v["mean_size"]}' for w, v in sorted(r["group_commit"].items())) if "group_commit" in r else "no orders_group_commit_size metric"),
   ("webhook deliveries by status when all had settled", r.get("webhook_deliveries", "no endpoint (BENCH_WEBHOOK unset)")),
   ("verify", "ok" if r.get("verify", {}).get("ok") else f'FAILED: {r.get("verify")}'),
 ]

@@ -131,7 +131,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	// 4 consumers × -concurrency, plus the API, relay, sweeper and metrics.
 	dbMax := fs.Int("db-max-conns", int(floatEnv(getenv, "DB_MAX_CONNS", 40, &errs)), "PostgreSQL connections per process; at least 4 × -concurrency + 8 (DB_MAX_CONNS)")
 	fs.IntVar(&c.GroupCommitMax, "group-commit-max", int(floatEnv(getenv, "GROUP_COMMIT_MAX", 32, &errs)), "units of work committed in one PostgreSQL transaction at most; 1 turns group commit off (GROUP_COMMIT_MAX)")
-	fs.IntVar(&c.GroupCommitters, "group-committers", int(floatEnv(getenv, "GROUP_COMMITTERS", 4, &errs)), "group-commit transactions open at once, each on a connection (GROUP_COMMITTERS)")
+	fs.IntVar(&c.GroupCommitters, "group-committers", int(floatEnv(getenv, "GROUP_COMMITTERS", 1, &errs)), "group-commit transactions of one kind of work open at once, each on a connection (GROUP_COMMITTERS)")
 	fs.BoolVar(&c.Pprof, "pprof", getenv("ADMIN_PPROF") == "true", "serve /debug/pprof on the admin address (ADMIN_PPROF=true)")
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", int(floatEnv(getenv, "NATS_REPLICAS", 1, &errs)), "replicas of each stream: 3 in a cluster (NATS_REPLICAS)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", durationEnv(getenv, "HTTP_READ_HEADER_TIMEOUT", 5*time.Second, &errs), "time a client has to send its request headers (HTTP_READ_HEADER_TIMEOUT)")

@@ -41,11 +41,11 @@ func serve(ctx context.Context, cfg Config, getenv func(string) string, stdout i
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	groupSizes := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "orders_group_commit_size",
-		Help:    "Units of work (a message's transaction) committed together in one PostgreSQL transaction.",
-		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128}})
+	groupSizes := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "orders_group_commit_size",
+		Help:    "Units of work (a message's transaction) committed together in one PostgreSQL transaction, by kind of work.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128}}, []string{"work"})
 	reg.MustRegister(groupSizes)
-	store, pool, err := openStore(ctx, cfg, tel, func(n int) { groupSizes.Observe(float64(n)) })
+	store, pool, err := openStore(ctx, cfg, tel, func(w postgres.Work, n int) { groupSizes.WithLabelValues(string(w)).Observe(float64(n)) })
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger, servers []*http.S
 // openStore opens the service's pool as the service role, and the store over it; close the
 // pool. It neither creates the database nor migrates it (migrate does, as the migration role),
 // and fails when the schema is behind this binary's migrations.
-func openStore(ctx context.Context, cfg Config, tel *telemetry.Provider, observeGroup func(int)) (*postgres.Store, *pgxpool.Pool, error) {
+func openStore(ctx context.Context, cfg Config, tel *telemetry.Provider, observeGroup func(postgres.Work, int)) (*postgres.Store, *pgxpool.Pool, error) {
 	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, postgres.WithMaxConns(cfg.DBMaxConns), queryTracing(tel))
 	if err != nil {
 		return nil, nil, err

@@ -8,12 +8,13 @@ import (
 
 // RunInGroup runs fn as a unit of s's group commit, for the tests of group.go.
 func (s *Store) RunInGroup(ctx context.Context, fn func(pgx.Tx) error) error {
-	return s.inGroup(ctx, fn)
+	return s.inGroup(ctx, WorkIntake, fn)
 }
 
 // QueuedUnits is how many units wait for a committer.
 func (s *Store) QueuedUnits() int {
-	s.group.mu.Lock()
-	defer s.group.mu.Unlock()
-	return len(s.group.pending)
+	c := s.groups[WorkIntake]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
 }

@@ -23,20 +23,41 @@ import (
 // runs a group of whatever is queued, up to GroupConfig.MaxSize units, its own among them. At
 // low load every unit finds a free slot and runs alone, as a plain transaction would; under
 // load units queue while the slots are busy, and the groups grow by themselves.
+//
+// Each kind of work (the intake, the read side's projection, the webhook bookkeeping) has
+// committers of its own, one by default. A group holds every lock its units took until it
+// commits, and units of one kind contend for the same hot rows (a popular SKU's stock, the
+// read side's per-status counters): two groups of one kind open at once would wait on each
+// other, and deadlock whenever two of their units took two such rows in opposite orders (seen
+// in make bench with 4 shared committers: PostgreSQL's deadlock_timeout, 1 s, at every turn).
+// One group per kind at a time never contends with itself.
+
+// Work is a kind of grouped work; each has its own committers.
+type Work string
+
+// The kinds of grouped work.
+const (
+	WorkIntake     Work = "intake"
+	WorkProjection Work = "projection"
+	WorkWebhooks   Work = "webhooks"
+)
+
+var works = []Work{WorkIntake, WorkProjection, WorkWebhooks}
 
 // GroupConfig sizes group commit. The zero value gives the defaults.
 type GroupConfig struct {
-	// Committers is how many groups run at once, each on its own pool connection (default 4).
+	// Committers is how many groups of one kind of work run at once, each on its own pool
+	// connection (default 1).
 	Committers int
 	// MaxSize caps the units of one group (default 32; 1 turns grouping off: one transaction
 	// per unit, as without group commit).
 	MaxSize int
 	// Observe, when set, is told the size of every group that committed or failed.
-	Observe func(size int)
+	Observe func(w Work, size int)
 }
 
 const (
-	defaultCommitters   = 4
+	defaultCommitters   = 1
 	defaultMaxGroupSize = 32
 	// unitSavepoint scopes one unit inside its group. Units nest savepoints of their own
 	// (the intake's reservation) inside it.
@@ -47,7 +68,7 @@ type committer struct {
 	pool    *pgxpool.Pool
 	slots   chan struct{}
 	maxSize int
-	observe func(int)
+	observe func(int) // nil: not observed
 
 	mu      sync.Mutex
 	pending []*unit
@@ -60,14 +81,23 @@ type unit struct {
 	done chan struct{}
 }
 
-func newCommitter(pool *pgxpool.Pool, cfg GroupConfig) *committer {
+// newCommitters returns a committer per kind of work.
+func newCommitters(pool *pgxpool.Pool, cfg GroupConfig) map[Work]*committer {
 	if cfg.Committers <= 0 {
 		cfg.Committers = defaultCommitters
 	}
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = defaultMaxGroupSize
 	}
-	return &committer{pool: pool, slots: make(chan struct{}, cfg.Committers), maxSize: cfg.MaxSize, observe: cfg.Observe}
+	cs := make(map[Work]*committer, len(works))
+	for _, w := range works {
+		c := &committer{pool: pool, slots: make(chan struct{}, cfg.Committers), maxSize: cfg.MaxSize}
+		if cfg.Observe != nil {
+			c.observe = func(n int) { cfg.Observe(w, n) }
+		}
+		cs[w] = c
+	}
+	return cs
 }
 
 // run queues fn as a unit and returns once it has committed (nil) or failed (its error, or

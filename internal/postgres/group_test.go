@@ -25,7 +25,7 @@ func groupStore(t *testing.T) (*postgres.Store, *pgxpool.Pool, func() []int) {
 	}
 	var mu sync.Mutex
 	var sizes []int
-	store, err := postgres.NewStore(pool, postgres.GroupConfig{Committers: 1, MaxSize: 64, Observe: func(n int) {
+	store, err := postgres.NewStore(pool, postgres.GroupConfig{Committers: 1, MaxSize: 64, Observe: func(_ postgres.Work, n int) {
 		mu.Lock()
 		defer mu.Unlock()
 		sizes = append(sizes, n)

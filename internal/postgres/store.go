@@ -12,8 +12,8 @@ import (
 
 // Store reads and writes orders, stock, the inbox and the outbox.
 type Store struct {
-	pool  *pgxpool.Pool
-	group *committer
+	pool   *pgxpool.Pool
+	groups map[Work]*committer
 }
 
 // NewStore returns a store over pool, committing its groupable work in groups sized by group
@@ -23,7 +23,7 @@ func NewStore(pool *pgxpool.Pool, group GroupConfig) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: NewStore needs a pool")
 	}
-	return &Store{pool: pool, group: newCommitter(pool, group)}, nil
+	return &Store{pool: pool, groups: newCommitters(pool, group)}, nil
 }
 
 // Ping checks that the database answers; /readyz uses it.
@@ -36,10 +36,11 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return retrying(func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
 }
 
-// inGroup runs fn as one unit of a group commit (group.go): in a transaction shared with the
-// units queued beside it, under a savepoint of its own. fn must talk only to PostgreSQL.
-func (s *Store) inGroup(ctx context.Context, fn func(pgx.Tx) error) error {
-	return retrying(func() error { return s.group.run(ctx, fn) })
+// inGroup runs fn as one unit of a group commit of w's work (group.go): in a transaction
+// shared with the units of w queued beside it, under a savepoint of its own. fn must talk
+// only to PostgreSQL.
+func (s *Store) inGroup(ctx context.Context, w Work, fn func(pgx.Tx) error) error {
+	return retrying(func() error { return s.groups[w].run(ctx, fn) })
 }
 
 // retrying runs try again when PostgreSQL reports a serialization failure or a deadlock,
