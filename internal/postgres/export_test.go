@@ -6,9 +6,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// RunInGroup runs fn as a unit of s's group commit, for the tests of group.go.
-func (s *Store) RunInGroup(ctx context.Context, fn func(pgx.Tx) error) error {
-	return s.inGroup(ctx, WorkIntake, fn)
+// RunInGroup runs fn as a unit of s's intake group commit, reserving skus, for the tests of
+// group.go.
+func (s *Store) RunInGroup(ctx context.Context, skus []string, fn func(pgx.Tx) error) error {
+	return s.inGroup(ctx, WorkIntake, skus, fn)
 }
 
 // QueuedUnits is how many units wait for a committer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -24,13 +25,17 @@ import (
 // low load every unit finds a free slot and runs alone, as a plain transaction would; under
 // load units queue while the slots are busy, and the groups grow by themselves.
 //
-// Each kind of work (the intake, the read side's projection, the webhook bookkeeping) has
-// committers of its own, one by default. A group holds every lock its units took until it
-// commits, and units of one kind contend for the same hot rows (a popular SKU's stock, the
-// read side's per-status counters): two groups of one kind open at once would wait on each
-// other, and deadlock whenever two of their units took two such rows in opposite orders (seen
-// in make bench with 4 shared committers: PostgreSQL's deadlock_timeout, 1 s, at every turn).
-// One group per kind at a time never contends with itself.
+// Hot rows. A group holds every lock its units took until it commits, and units contend for
+// a few hot rows (a popular SKU's stock, the read side's per-status counters). Two groups open
+// at once, in one process or in two, would deadlock whenever two of their units took two such
+// rows in opposite orders (seen in make bench with 4 committers sharing all work: PostgreSQL's
+// deadlock_timeout, 1 s, at every turn). So a group takes its hot locks first, all at once,
+// in one order (prelock):
+//   - the intake locks the stock rows of every SKU its units will reserve, in SKU order, the
+//     order saga steps lock them in too: no cycle through stock rows can form;
+//   - the projection and the webhook bookkeeping take a lock of their kind: one group of each
+//     at a time in the whole fleet, which never contends with itself.
+// Each kind of work has committers of its own (one per process by default).
 
 // Work is a kind of grouped work; each has its own committers.
 type Work string
@@ -69,6 +74,9 @@ type committer struct {
 	slots   chan struct{}
 	maxSize int
 	observe func(int) // nil: not observed
+	// prelock takes the group's hot locks before any unit runs, given the sorted union of the
+	// units' keys.
+	prelock func(ctx context.Context, tx pgx.Tx, keys []string) error
 
 	mu      sync.Mutex
 	pending []*unit
@@ -76,6 +84,7 @@ type committer struct {
 
 type unit struct {
 	ctx  context.Context
+	keys []string // what prelock locks for it
 	fn   func(pgx.Tx) error
 	err  error
 	done chan struct{}
@@ -91,7 +100,10 @@ func newCommitters(pool *pgxpool.Pool, cfg GroupConfig) map[Work]*committer {
 	}
 	cs := make(map[Work]*committer, len(works))
 	for _, w := range works {
-		c := &committer{pool: pool, slots: make(chan struct{}, cfg.Committers), maxSize: cfg.MaxSize}
+		c := &committer{pool: pool, slots: make(chan struct{}, cfg.Committers), maxSize: cfg.MaxSize, prelock: lockWork(w)}
+		if w == WorkIntake {
+			c.prelock = lockStock
+		}
 		if cfg.Observe != nil {
 			c.observe = func(n int) { cfg.Observe(w, n) }
 		}
@@ -100,11 +112,29 @@ func newCommitters(pool *pgxpool.Pool, cfg GroupConfig) map[Work]*committer {
 	return cs
 }
 
-// run queues fn as a unit and returns once it has committed (nil) or failed (its error, or
-// the group's when the group's transaction failed). While it waits, its caller runs groups
-// whenever a committer slot is free, its own unit's or others'.
-func (c *committer) run(ctx context.Context, fn func(pgx.Tx) error) error {
-	u := &unit{ctx: ctx, fn: fn, done: make(chan struct{})}
+// lockStock locks the stock rows of skus, in SKU order.
+func lockStock(ctx context.Context, tx pgx.Tx, skus []string) error {
+	if len(skus) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SELECT 1 FROM stock WHERE sku = ANY($1) ORDER BY sku FOR UPDATE`, skus)
+	return err
+}
+
+// lockWork returns a prelock that takes w's own lock: one group of w at a time.
+func lockWork(w Work) func(context.Context, pgx.Tx, []string) error {
+	return func(ctx context.Context, tx pgx.Tx, _ []string) error {
+		_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "orders.group."+string(w))
+		return err
+	}
+}
+
+// run queues fn as a unit, with the keys its kind's prelock takes for it, and returns once it
+// has committed (nil) or failed (its error, or the group's when the group's transaction
+// failed). While it waits, its caller runs groups whenever a committer slot is free, its own
+// unit's or others'.
+func (c *committer) run(ctx context.Context, keys []string, fn func(pgx.Tx) error) error {
+	u := &unit{ctx: ctx, keys: keys, fn: fn, done: make(chan struct{})}
 	c.mu.Lock()
 	c.pending = append(c.pending, u)
 	c.mu.Unlock()
@@ -143,6 +173,10 @@ func (c *committer) commit(group []*unit) {
 	tx, err := c.pool.Begin(ctx)
 	if err != nil {
 		finish(group, fmt.Errorf("begin group: %w", err))
+		return
+	}
+	if err := c.prelock(ctx, tx, unionOfKeys(group)); err != nil {
+		c.abort(tx, group, fmt.Errorf("lock the group's rows: %w", err))
 		return
 	}
 	var applied []*unit
@@ -187,6 +221,15 @@ func (c *committer) commit(group []*unit) {
 func (c *committer) abort(tx pgx.Tx, units []*unit, err error) {
 	_ = tx.Rollback(context.Background()) // the connection may be gone; the error is err
 	finish(units, err)
+}
+
+func unionOfKeys(group []*unit) []string {
+	var keys []string
+	for _, u := range group {
+		keys = append(keys, u.keys...)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 func finish(units []*unit, err error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/shopflow/orders/domain/inventory"
 	"github.com/shopflow/orders/internal/postgres"
 	"github.com/shopflow/orders/internal/testenv"
 )
@@ -58,18 +59,18 @@ func rows(t *testing.T, pool *pgxpool.Pool) []int {
 
 // holdCommitter runs a unit that keeps the only committer busy until release is called, so
 // that the units queued meanwhile form the next group, in the order they were queued.
-func holdCommitter(t *testing.T, store *postgres.Store) (queue func(fn func(pgx.Tx) error) <-chan error, release func()) {
+func holdCommitter(t *testing.T, store *postgres.Store) (queue func(skus []string, fn func(pgx.Tx) error) <-chan error, release func()) {
 	t.Helper()
 	held, free := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- store.RunInGroup(context.Background(), func(tx pgx.Tx) error { close(held); <-free; return insert(0)(tx) })
+		first <- store.RunInGroup(context.Background(), nil, func(tx pgx.Tx) error { close(held); <-free; return insert(0)(tx) })
 	}()
 	<-held
-	queue = func(fn func(pgx.Tx) error) <-chan error {
+	queue = func(skus []string, fn func(pgx.Tx) error) <-chan error {
 		before := store.QueuedUnits()
 		done := make(chan error, 1)
-		go func() { done <- store.RunInGroup(context.Background(), fn) }()
+		go func() { done <- store.RunInGroup(context.Background(), skus, fn) }()
 		for store.QueuedUnits() == before {
 			time.Sleep(time.Millisecond)
 		}
@@ -90,7 +91,7 @@ func TestGroupCommitCommitsConcurrentUnitsTogether(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, units)
 	for i := range units {
-		wg.Go(func() { errs <- store.RunInGroup(context.Background(), insert(i)) })
+		wg.Go(func() { errs <- store.RunInGroup(context.Background(), nil, insert(i)) })
 	}
 	wg.Wait()
 	close(errs)
@@ -120,15 +121,15 @@ func TestGroupCommitRollsBackAFailedUnitAlone(t *testing.T) {
 	store, pool, sizes := groupStore(t)
 	queue, release := holdCommitter(t, store)
 	refused := errors.New("refused by the unit")
-	good1 := queue(insert(10))
-	bad := queue(func(tx pgx.Tx) error {
+	good1 := queue(nil, insert(10))
+	bad := queue(nil, func(tx pgx.Tx) error {
 		if err := insert(20)(tx); err != nil {
 			return err
 		}
 		return refused
 	})
-	conflict := queue(insert(10)) // a unique violation: PostgreSQL aborts the unit's statements
-	good2 := queue(insert(30))
+	conflict := queue(nil, insert(10)) // a unique violation: PostgreSQL aborts the unit's statements
+	good2 := queue(nil, insert(30))
 	release()
 
 	if err := <-good1; err != nil {
@@ -159,8 +160,8 @@ func TestGroupCommitCrashMidGroupAppliesNothing(t *testing.T) {
 	store, pool, _ := groupStore(t)
 	queue, release := holdCommitter(t, store)
 	backend, proceed := make(chan int, 1), make(chan struct{})
-	applied := queue(insert(1))
-	halfway := queue(func(tx pgx.Tx) error {
+	applied := queue(nil, insert(1))
+	halfway := queue(nil, func(tx pgx.Tx) error {
 		if err := insert(2)(tx); err != nil {
 			return err
 		}
@@ -189,7 +190,7 @@ func TestGroupCommitCrashMidGroupAppliesNothing(t *testing.T) {
 		t.Errorf("rows %v, want [0]: nothing of the half-done group", got)
 	}
 	// The store goes on with a new connection.
-	if err := store.RunInGroup(context.Background(), insert(3)); err != nil {
+	if err := store.RunInGroup(context.Background(), nil, insert(3)); err != nil {
 		t.Errorf("after the crash: %v", err)
 	}
 }
@@ -201,12 +202,12 @@ func TestGroupCommitSurvivesACallerThatGivesUp(t *testing.T) {
 	store, pool, _ := groupStore(t)
 	queue, release := holdCommitter(t, store)
 	ctx, cancel := context.WithCancel(context.Background())
-	slow := queue(func(tx pgx.Tx) error {
+	slow := queue(nil, func(tx pgx.Tx) error {
 		time.AfterFunc(50*time.Millisecond, cancel)
 		_, err := tx.Exec(ctx, `SELECT pg_sleep(0.3)`)
 		return err
 	})
-	after := queue(insert(5))
+	after := queue(nil, insert(5))
 	release()
 	if err := <-slow; err != nil {
 		t.Errorf("the slow unit: %v", err)
@@ -216,5 +217,53 @@ func TestGroupCommitSurvivesACallerThatGivesUp(t *testing.T) {
 	}
 	if got := rows(t, pool); !slices.Equal(got, []int{0, 5}) {
 		t.Errorf("rows %v, want [0 5]", got)
+	}
+}
+
+// The intake's group locks the stock rows of all its units first, in SKU order, as a saga step
+// locks them: a transaction taking SKU-A then SKU-B, while the group's units reserve SKU-B then
+// SKU-A, waits for the group instead of deadlocking with it (without the prelock PostgreSQL
+// found a deadlock after deadlock_timeout and failed the transaction).
+func TestGroupCommitLocksStockInOrderFirst(t *testing.T) {
+	t.Parallel()
+	store, pool, _ := groupStore(t)
+	setStock(t, store, map[string]int64{"SKU-A": 10, "SKU-B": 10})
+	reserve := func(tx pgx.Tx, sku string) error {
+		_, err := tx.Exec(context.Background(), `UPDATE stock SET reserved = reserved + 1 WHERE sku = $1`, sku)
+		return err
+	}
+	queue, release := holdCommitter(t, store)
+	tookB := make(chan struct{})
+	first := queue([]string{"SKU-B"}, func(tx pgx.Tx) error {
+		if err := reserve(tx, "SKU-B"); err != nil {
+			return err
+		}
+		close(tookB)
+		time.Sleep(300 * time.Millisecond) // the step below starts meanwhile
+		return nil
+	})
+	second := queue([]string{"SKU-A"}, func(tx pgx.Tx) error { return reserve(tx, "SKU-A") })
+	step := make(chan error, 1)
+	go func() {
+		<-tookB
+		step <- pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+			for _, sku := range []string{"SKU-A", "SKU-B"} { // sorted, as saveChanges does
+				if _, err := tx.Exec(context.Background(), `UPDATE stock SET on_hand = on_hand - 1 WHERE sku = $1`, sku); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	release()
+	for name, ch := range map[string]<-chan error{"first unit": first, "second unit": second, "saga-like step": step} {
+		if err := <-ch; err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for sku, want := range map[string]inventory.Stock{"SKU-A": {OnHand: 9, Reserved: 1}, "SKU-B": {OnHand: 9, Reserved: 1}} {
+		if got := stock(t, store, sku); got.OnHand != want.OnHand || got.Reserved != want.Reserved {
+			t.Errorf("%s: %+v, want on hand %d, reserved %d", sku, got, want.OnHand, want.Reserved)
+		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 // (nothing changes then). A reserved order costs four round trips: begin, claim and reserve,
 // insert, commit.
 func (s *Store) TakeIn(ctx context.Context, d events.Delivery, p order.PlaceParams, decide func(o *order.Order, missing string) error) (taken *order.Order, duplicate bool, err error) {
-	err = s.inGroup(ctx, WorkIntake, func(tx pgx.Tx) error {
+	err = s.inGroup(ctx, WorkIntake, skusOf(p.Lines), func(tx pgx.Tx) error {
 		taken, duplicate = nil, false // the closure runs again after a deadlock or serialization failure
 		o, err := order.Place(p)
 		if err != nil {
@@ -65,6 +65,15 @@ func (s *Store) TakeIn(ctx context.Context, d events.Delivery, p order.PlacePara
 		return nil, false, fmt.Errorf("take in order %s: %w", p.ID, err)
 	}
 	return taken, duplicate, nil
+}
+
+// skusOf lists the SKUs of lines: the stock rows an intake may reserve.
+func skusOf(lines []order.Line) []string {
+	skus := make([]string, len(lines))
+	for i, l := range lines {
+		skus[i] = l.SKU
+	}
+	return skus
 }
 
 func claimInbox(ctx context.Context, tx pgx.Tx, d events.Delivery) (bool, error) {
@@ -142,7 +151,7 @@ func claimAndReserve(ctx context.Context, tx pgx.Tx, d events.Delivery, plan []o
 // Refuse records o, an order refused at intake (order.Refuse), with d's inbox row, or returns
 // duplicate when d's message was applied before.
 func (s *Store) Refuse(ctx context.Context, d events.Delivery, o *order.Order) (duplicate bool, err error) {
-	err = s.inGroup(ctx, WorkIntake, func(tx pgx.Tx) error {
+	err = s.inGroup(ctx, WorkIntake, nil, func(tx pgx.Tx) error {
 		fresh, err := claimInbox(ctx, tx, d)
 		if err != nil || !fresh {
 			duplicate = err == nil

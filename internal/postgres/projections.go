@@ -51,7 +51,7 @@ func (s *Store) ProjectOrder(ctx context.Context, orderID string, version int) (
 		return 0, nil
 	}
 	var applied int
-	err = s.inGroup(ctx, WorkProjection, func(tx pgx.Tx) error {
+	err = s.inGroup(ctx, WorkProjection, nil, func(tx pgx.Tx) error {
 		n, lastSeq, err := catchUp(ctx, tx, liveTables, orderID)
 		if err != nil || n == 0 {
 			applied = 0

@@ -38,9 +38,10 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // inGroup runs fn as one unit of a group commit of w's work (group.go): in a transaction
 // shared with the units of w queued beside it, under a savepoint of its own. fn must talk
-// only to PostgreSQL.
-func (s *Store) inGroup(ctx context.Context, w Work, fn func(pgx.Tx) error) error {
-	return retrying(func() error { return s.groups[w].run(ctx, fn) })
+// only to PostgreSQL. keys are the hot rows fn will lock, taken for the whole group before
+// any unit runs (for the intake: the SKUs it reserves; other work: none).
+func (s *Store) inGroup(ctx context.Context, w Work, keys []string, fn func(pgx.Tx) error) error {
+	return retrying(func() error { return s.groups[w].run(ctx, keys, fn) })
 }
 
 // retrying runs try again when PostgreSQL reports a serialization failure or a deadlock,

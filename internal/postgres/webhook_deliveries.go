@@ -37,7 +37,7 @@ func (s *Store) RecordWebhooks(ctx context.Context, d events.Delivery, orderID s
 	if !any {
 		return 0, nil
 	}
-	err = s.inGroup(ctx, WorkWebhooks, func(tx pgx.Tx) error {
+	err = s.inGroup(ctx, WorkWebhooks, nil, func(tx pgx.Tx) error {
 		n = 0
 		fresh, err := claimInbox(ctx, tx, d)
 		if err != nil || !fresh {
@@ -168,7 +168,7 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, a webhook.A
 	if a.HTTPStatus != 0 {
 		httpStatus = &a.HTTPStatus
 	}
-	err := s.inGroup(ctx, WorkWebhooks, func(tx pgx.Tx) error {
+	err := s.inGroup(ctx, WorkWebhooks, nil, func(tx pgx.Tx) error {
 		var attempt int
 		var endpointID string
 		err := tx.QueryRow(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, tries = tries + 1, status = $2,
