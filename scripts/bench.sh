@@ -55,7 +55,19 @@ pgstats() {
   psql -h 127.0.0.1 -U postgres -d postgres -AtF, -c "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted,
     (SELECT wal_sync FROM pg_stat_wal), (SELECT wal_records FROM pg_stat_wal), deadlocks FROM pg_stat_database WHERE datname = '$db'"
 }
+# Where the machine's CPU went: all of it (/proc/stat), and the PostgreSQL backends serving the
+# bench database (their utime + stime; backends of the service's pool live through the run).
+machine_cpu() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+pg_cpu() {
+  local sum=0 p
+  for p in $(psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT pid FROM pg_stat_activity WHERE datname = '$db'"); do
+    [ -r "/proc/$p/stat" ] && sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$sum"
+}
 ticks=$(getconf CLK_TCK)
+mcpu0=$(machine_cpu)
+pgcpu0=$(pg_cpu)
 cpu0=$(cpu)
 pg0=$(pgstats)
 start=$(date +%s.%N)
@@ -68,6 +80,8 @@ LOADGEN_KEY=$shop LOADGEN_ADMIN_KEY=$adm LOADGEN_DATABASE_URL=$db_url \
 end=$(date +%s.%N)
 if [ -n "${prof:-}" ]; then wait "$prof"; fi
 cpu1=$(cpu)
+mcpu1=$(machine_cpu)
+pgcpu1=$(pg_cpu)
 peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 sleep 1 # backends report their counters within a second of going idle
 pg1=$(pgstats)
@@ -79,15 +93,17 @@ if [ -n "${BENCH_WEBHOOK:-}" ]; then # deliveries by status when the last order 
   hooks=$(psql -h 127.0.0.1 -U postgres -d "$db" -AtF= -c "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" | paste -sd' ')
 fi
 
-python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" "$pg0" "$pg1" "$hooks" "$groups" <<'PY'
+python3 - "$orders" "$concurrency" "$rate" "$cpu0" "$cpu1" "$ticks" "$peak_kb" "$start" "$end" "$pg0" "$pg1" "$hooks" "$groups" "$((mcpu1 - mcpu0))" "$((pgcpu1 - pgcpu0))" <<'PY'
 import json, sys, platform, os
-orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end, pg0, pg1, hooks, groups = sys.argv[1:]
+orders, conc, rate, cpu0, cpu1, ticks, peak_kb, start, end, pg0, pg1, hooks, groups, mcpu, pgcpu = sys.argv[1:]
 r = json.load(open("bench/results.json"))
 cpu_s = (float(cpu1) - float(cpu0)) / float(ticks)
 wall = float(end) - float(start)
 r["service"] = {"cpu_seconds": round(cpu_s, 2), "cpu_per_order_ms": round(1000 * cpu_s / max(1, r["accepted"]), 3),
                 "peak_rss_mb": round(int(peak_kb) / 1024, 1), "wall_seconds": round(wall, 1)}
-r["machine"] = {"cpus": os.cpu_count(), "kernel": platform.release()}
+r["machine"] = {"cpus": os.cpu_count(), "kernel": platform.release(),
+                "cpu_seconds": round(int(mcpu) / float(ticks), 2), "postgres_backend_cpu_seconds": round(int(pgcpu) / float(ticks), 2)}
+r["machine"]["busy_share"] = round(r["machine"]["cpu_seconds"] / (wall * os.cpu_count()), 2)
 # The run's database work per accepted order (the load, the read side and the verify's reads).
 names = ["commits", "rows_inserted", "rows_updated", "rows_deleted", "wal_syncs", "wal_records"]
 delta = [int(b) - int(a) for a, b in zip(pg0.split(","), pg1.split(","))]
@@ -116,6 +132,7 @@ rows = [
   ("by status", ", ".join(f"{k} {v}" for k, v in sorted(r["by_status"].items()))),
   ("errors", ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) or "none"),
   ("service CPU", f'{cpu_s:.1f} s ({r["service"]["cpu_per_order_ms"]} ms per order)'),
+  ("machine CPU during the run: all, of it PostgreSQL's backends (per order)", f'{r["machine"]["cpu_seconds"]:.1f} s, {r["machine"]["postgres_backend_cpu_seconds"]:.1f} s ({1000 * r["machine"]["cpu_seconds"] / per:.2f} ms, {1000 * r["machine"]["postgres_backend_cpu_seconds"] / per:.2f} ms); {100 * r["machine"]["busy_share"]:.0f} % of {os.cpu_count()} CPUs busy'),
   ("service peak RSS", f'{r["service"]["peak_rss_mb"]} MB'),
   ("PostgreSQL per order: commits, rows inserted / updated / deleted", "{commits} · {rows_inserted} / {rows_updated} / {rows_deleted}".format(**r["postgres_per_order"])),
   ("PostgreSQL per order: WAL syncs, WAL records (cluster-wide)", "{wal_syncs} · {wal_records}".format(**r["postgres_per_order"])),

@@ -81,7 +81,9 @@ func TestClusterSurvivesNodeAndWorkerKills(t *testing.T) {
 		if i >= len(elections) || elections[i] == 0 {
 			continue
 		}
-		if elected := kills[i].Add(elections[i]); at.Before(elected) && at.Add(gap).After(elected) {
+		// (Polling stream info every 50 ms sees a leader a little after a client can: the
+		// part after the election can be a few tens of milliseconds below zero.)
+		if elected := kills[i].Add(elections[i]); at.Before(elected) {
 			// Where the gap goes: nats-server elects a new leader only once a follower's
 			// election timer (a random 4–9 s, compiled into its raft.go) fires; what follows is
 			// ours (the ingest's next try and the client's retry).
