@@ -45,7 +45,7 @@ func attentionCommand(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	uc, err := saga.New(store, gw, newLogger(cfg, stderr), stats, time.Now)
+	uc, err := saga.New(store, gw, newLogger(cfg, stderr), stats, time.Now, saga.WithCaptureOnAuthorize())
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func newWorkers(d deps) (*workers, error) {
 	if err != nil {
 		return nil, err
 	}
-	uc, err := saga.New(d.store, d.gw, d.log, stats, time.Now)
+	uc, err := saga.New(d.store, d.gw, d.log, stats, time.Now, saga.WithCaptureOnAuthorize())
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package payment_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -249,5 +251,46 @@ func TestAGatewayOutageIsRetriedNotParked(t *testing.T) {
 	}
 	if s := w.State(t, captureID); s.Status != "authorized" {
 		t.Errorf("after a cancel's last delivery with the gateway down, the order is %s; want authorized, not parked", s.Status)
+	}
+}
+
+// With capture on authorize (as `orders` runs), the authorize step captures too: the order is
+// confirmed in one step, with both statuses in its history, and the capture step that
+// payment.authorized still triggers only reads it. A capture that fails transiently in the
+// authorize step leaves the order authorized and committed, and the capture step confirms it.
+func TestCaptureOnAuthorize(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, simulated.Config{})
+	h := w.handler(t, w.Over(t, w.Store, w.GW, saga.WithCaptureOnAuthorize()))
+	const settled, deferred = "0195a0c4-6c1e-7d2a-9b7e-00000000e001", "0195a0c4-6c1e-7d2a-9b7e-00000000e002"
+
+	w.Place(t, settled, "tok_visa")
+	testenv.Must(t, h.StockReserved(w.Event(t, settled, events.NameStockReserved)))
+	if s := w.State(t, settled); s.Status != "confirmed" || s.Ops["authorize"] != 1 || s.Ops["capture"] != 1 || s.OnHand != 7 || s.Reserved != 0 {
+		t.Errorf("after the authorize step: %+v; want confirmed, authorized and captured once, 3 units gone", s)
+	}
+	o, err := w.Store.GetOrder(context.Background(), settled)
+	testenv.Must(t, err)
+	var statuses []order.Status
+	for _, c := range o.History() {
+		statuses = append(statuses, c.Status)
+	}
+	if want := []order.Status{order.StatusPending, order.StatusReserved, order.StatusAuthorized, order.StatusConfirmed}; !slices.Equal(statuses, want) {
+		t.Errorf("history %v, want %v", statuses, want)
+	}
+	testenv.Must(t, h.PaymentAuthorized(w.Event(t, settled, events.NamePaymentAuthorized)))
+	if s := w.State(t, settled); s.Status != "confirmed" || s.Ops["capture"] != 1 {
+		t.Errorf("after the capture step: %+v; want it unchanged", s)
+	}
+
+	w.Place(t, deferred, "tok_visa")
+	flaky := w.handler(t, w.Over(t, w.Store, testenv.RefusingGateway{Gateway: w.GW, Err: fmt.Errorf("gateway busy: %w", domainpayment.ErrTransient)}, saga.WithCaptureOnAuthorize()))
+	testenv.Must(t, flaky.StockReserved(w.Event(t, deferred, events.NameStockReserved)))
+	if s := w.State(t, deferred); s.Status != "authorized" || s.Ops["authorize"] != 1 || s.Ops["capture"] != 0 {
+		t.Errorf("after a transient capture failure: %+v; want authorized, no capture", s)
+	}
+	testenv.Must(t, h.PaymentAuthorized(w.Event(t, deferred, events.NamePaymentAuthorized)))
+	if s := w.State(t, deferred); s.Status != "confirmed" || s.Ops["capture"] != 1 {
+		t.Errorf("after the capture step: %+v; want confirmed", s)
 	}
 }

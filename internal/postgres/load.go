@@ -16,6 +16,20 @@ func (s *Store) GetOrder(ctx context.Context, id string) (*order.Order, error) {
 	return loadOrder(ctx, s.pool, id, "")
 }
 
+// OrderStatus returns the status of order id (one read, no transaction), or an error wrapping
+// order.ErrNotFound.
+func (s *Store) OrderStatus(ctx context.Context, id string) (order.Status, error) {
+	var status string
+	err := s.pool.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("order %s: %w", id, order.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("order %s status: %w", id, unavailable(err))
+	}
+	return order.Status(status), nil
+}
+
 // batcher is what loadOrder needs of a pool or a transaction.
 type batcher interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults

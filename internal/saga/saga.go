@@ -27,6 +27,8 @@ type Store interface {
 	Refuse(ctx context.Context, d events.Delivery, o *order.Order) (duplicate bool, err error)
 	// UpdateOrder locks and loads order id and lets fn change it.
 	UpdateOrder(ctx context.Context, d events.Delivery, id string, fn func(*order.Order) error) (duplicate bool, err error)
+	// OrderStatus reads order id's status, without a transaction.
+	OrderStatus(ctx context.Context, id string) (order.Status, error)
 }
 
 // Service runs the use cases.
@@ -36,14 +38,27 @@ type Service struct {
 	log   *slog.Logger
 	stats *Stats
 	now   func() time.Time
+	// captureOnAuthorize captures in the authorize step (WithCaptureOnAuthorize).
+	captureOnAuthorize bool
 }
 
+// Option changes how the use cases run.
+type Option func(*Service)
+
+// WithCaptureOnAuthorize has the authorize step capture the hold it got, in the same step
+// (see Authorize). Without it, the capture step captures every order, one step later.
+func WithCaptureOnAuthorize() Option { return func(s *Service) { s.captureOnAuthorize = true } }
+
 // New returns the service; none of the dependencies may be nil.
-func New(store Store, gw payment.Gateway, log *slog.Logger, stats *Stats, now func() time.Time) (*Service, error) {
+func New(store Store, gw payment.Gateway, log *slog.Logger, stats *Stats, now func() time.Time, opts ...Option) (*Service, error) {
 	if store == nil || gw == nil || log == nil || stats == nil || now == nil {
 		return nil, errors.New("saga: New needs every dependency")
 	}
-	return &Service{store: store, gw: gw, log: log, stats: stats, now: now}, nil
+	s := &Service{store: store, gw: gw, log: log, stats: stats, now: now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Place takes a placed order in: it is reserved when all its stock can be held, rejected

@@ -64,15 +64,15 @@ func (w *SagaWorld) Gateway(t *testing.T, cfg simulated.Config) *simulated.Gatew
 	return gw
 }
 
-// Over returns use cases over store and gw; their metrics replace Reg.
-func (w *SagaWorld) Over(t *testing.T, store saga.Store, gw payment.Gateway) *saga.Service {
+// Over returns use cases over store and gw, with opts; their metrics replace Reg.
+func (w *SagaWorld) Over(t *testing.T, store saga.Store, gw payment.Gateway, opts ...saga.Option) *saga.Service {
 	t.Helper()
 	w.Reg = prometheus.NewRegistry()
 	stats, err := saga.NewStats(w.Reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := saga.New(store, gw, slog.New(slog.DiscardHandler), stats, w.now)
+	s, err := saga.New(store, gw, slog.New(slog.DiscardHandler), stats, w.now, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
