@@ -45,12 +45,14 @@ func TestCrashBetweenCaptureAndCommit(t *testing.T) {
 	}
 	db := connectDB(t, dbURL)
 	var status string
-	if err := db.QueryRow(context.Background(), `SELECT status FROM orders WHERE id = $1`, id).Scan(&status); err != nil || status != "authorized" {
-		t.Fatalf("after the crash the order is %q (%v); want authorized: the capture must not have committed", status, err)
+	// The authorize step captures too: the crash rolled the whole step back, authorization
+	// included (the gateway keeps both, under their idempotency keys).
+	if err := db.QueryRow(context.Background(), `SELECT status FROM orders WHERE id = $1`, id).Scan(&status); err != nil || status != "reserved" {
+		t.Fatalf("after the crash the order is %q (%v); want reserved: the step that captured must not have committed", status, err)
 	}
 
-	// The capture message in flight at the crash comes back after its AckWait (30 s); the
-	// sweeper drives an order left authorized sooner, which is what this restart relies on.
+	// The message in flight at the crash (stock.reserved) comes back after its AckWait (30 s),
+	// and its step repeats both calls with the same keys.
 	startBinary(t, bin, append(env, "STUCK_AFTER=1s", "SWEEP_INTERVAL=200ms"), admin, logs)
 	waitAllSettled(t, db, []string{id}, 60*time.Second)
 	var captures, replays, onHand, reserved int
