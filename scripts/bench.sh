@@ -65,6 +65,9 @@ pg_cpu() {
   done
   echo "$sum"
 }
+# A checkpoint now, not in the middle of the run: one during it costs full-page writes and I/O
+# that make two runs hard to compare.
+psql -h 127.0.0.1 -U postgres -d postgres -qc CHECKPOINT
 ticks=$(getconf CLK_TCK)
 mcpu0=$(machine_cpu)
 pgcpu0=$(pg_cpu)
