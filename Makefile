@@ -4,7 +4,9 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN           := bin/orders
 GOVULNCHECK   := golang.org/x/vuln/cmd/govulncheck@v1.1.4
 # What check-deploy and the cluster tests run, built from the Go module proxy into TOOLS_BIN.
-# kustomize is v5.8.2, not v5.8.3: v5.8.3 needs go1.27 and this project builds with go1.26.
+# kustomize is v5.8.2, not v5.8.3: v5.8.3 needs go1.27 and this project builds with go1.26,
+# and even built alone with GOTOOLCHAIN=go1.27.3 it cannot be: the module proxy refuses its
+# dependency k8s.io/kube-openapi@v0.0.0-20261001230523-97fa35140926 (403, tried 2026-12-01).
 # deploy/kubernetes/*_test.go read these two lines to know which versions to accept.
 TOOLS_BIN           ?= $(CURDIR)/bin/tools
 KUSTOMIZE_VERSION   := v5.8.2
