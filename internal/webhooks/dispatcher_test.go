@@ -397,6 +397,10 @@ func TestEndpointFailingForDaysIsDisabledUntilEnabled(t *testing.T) {
 	testenv.Must(t, w.Store.EnableWebhookEndpoint(ctx, endpointID))
 	got := r.wait(t, 4)
 	if decode(t, got[1]).Type != "order.reserved" || decode(t, got[3]).Type != "order.confirmed" {
-		t.Errorf("after enabling came %s … %s", decode(t, got[1]).Type, decode(t, got[3]).Type)
+		var seen []string
+		for _, g := range got {
+			seen = append(seen, decode(t, g).Type+" "+g.Header.Get("webhook-id"))
+		}
+		t.Errorf("after enabling came %s … %s; all: %q", decode(t, got[1]).Type, decode(t, got[3]).Type, seen)
 	}
 }
