@@ -86,11 +86,18 @@ cpu1=$(cpu)
 mcpu1=$(machine_cpu)
 pgcpu1=$(pg_cpu)
 peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-sleep 1 # backends report their counters within a second of going idle
+# PostgreSQL 15 backends report their counters (pg_stat_database, pg_stat_wal,
+# pg_stat_user_tables) at the end of a transaction at most once a second, and once idle only
+# after 10 s (PGSTAT_IDLE_INTERVAL): wait that out, or the last seconds' work is missing (a
+# 1 s wait, before 2026-12-01, undercounted rows and WAL syncs alike in every run).
+sleep 11
 pg1=$(pgstats)
 # Group commit (issue 12): the sizes of the groups PostgreSQL work was committed in, from the
 # orders_group_commit_size histogram (its _sum and _count per kind of work).
 groups=$(curl -s "http://$admin/metrics" | grep -E '^orders_group_commit_size_(sum|count)' | paste -sd';' || true)
+# Rows written per table (issue 12: cut what carries no guarantee), from pg_stat_user_tables.
+psql -h 127.0.0.1 -U postgres -d "$db" -AtF'|' -c "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables
+  WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY n_tup_ins + n_tup_upd DESC" > bench/tables.txt || true
 hooks=""
 if [ -n "${BENCH_WEBHOOK:-}" ]; then # deliveries by status when the last order had settled
   hooks=$(psql -h 127.0.0.1 -U postgres -d "$db" -AtF= -c "SELECT status, count(*) FROM webhook_deliveries GROUP BY status" | paste -sd' ')
@@ -144,11 +151,19 @@ rows = [
   ("webhook deliveries by status when all had settled", r.get("webhook_deliveries", "no endpoint (BENCH_WEBHOOK unset)")),
   ("verify", "ok" if r.get("verify", {}).get("ok") else f'FAILED: {r.get("verify")}'),
 ]
+tables = []
+for line in open("bench/tables.txt"):
+    name, ins, upd, dele = line.strip().split("|")
+    tables.append((name, round(int(ins) / per, 2), round(int(upd) / per, 2), round(int(dele) / per, 2)))
+r["rows_per_order_by_table"] = {n: {"inserted": i, "updated": u, "deleted": d} for n, i, u, d in tables}
 with open("bench/results.md", "w") as f:
     f.write(f"# make bench: {orders} orders, concurrency {conc}, rate {rate or 'max'} ({os.cpu_count()} CPUs)\n\n")
     f.write("| measure | value |\n|---|---|\n")
     for k, v in rows:
         f.write(f"| {k} | {v} |\n")
+    f.write("\n| table | rows inserted / updated / deleted per order |\n|---|---|\n")
+    for n, i, u, d in tables:
+        f.write(f"| {n} | {i} / {u} / {d} |\n")
 print(open("bench/results.md").read())
 if not r.get("verify", {}).get("ok"):
     sys.exit(1)
