@@ -142,6 +142,23 @@ func TestCancelPaths(t *testing.T) {
 			t.Errorf("%+v (on_hand before %d); want refunded, the money returned, stock back where it was", s, before)
 		}
 	})
+	t.Run("reserved but authorized and captured at the gateway: refund and restock", func(t *testing.T) {
+		const id = "0195a0c4-6c1e-7d2a-9b7e-00000000b005"
+		w.Place(t, id, "tok_visa")
+		// An authorize step that captures too (saga.WithCaptureOnAuthorize) reached the gateway
+		// twice and died before its commit: the order still reads reserved.
+		ctx := context.Background()
+		auth, err := w.GW.Authorize(ctx, domainpayment.AuthorizeRequest{IdempotencyKey: domainpayment.IdempotencyKey(id, domainpayment.OpAuthorize),
+			OrderID: id, Amount: 1500, Currency: "EUR", Token: "tok_visa"})
+		testenv.Must(t, err)
+		testenv.Must(t, w.GW.Capture(ctx, domainpayment.IdempotencyKey(id, domainpayment.OpCapture), auth))
+		before := w.State(t, id)
+		testenv.Must(t, w.h.CancelOrder(cancelMsg(t, id)))
+		s := w.State(t, id)
+		if s.Status != "refunded" || s.Ops["capture"] != 1 || s.Ops["refund"] != 1 || s.OnHand != before.OnHand || s.Reserved != before.Reserved-3 {
+			t.Errorf("%+v (before %+v); want refunded, the money returned, the units back on sale", s, before)
+		}
+	})
 	t.Run("settled: nothing", func(t *testing.T) {
 		testenv.Must(t, w.h.CancelOrder(cancelMsg(t, reservedID)))
 		if s := w.State(t, reservedID); s.Status != "cancelled" {

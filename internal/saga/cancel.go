@@ -25,7 +25,8 @@ func (s *Service) Expire(ctx context.Context, d events.Delivery, id string) erro
 		if o.Status() != order.StatusReserved {
 			return nil
 		}
-		if err := s.voidStrayAuthorization(ctx, o); err != nil {
+		refunded, err := s.voidStrayAuthorization(ctx, o, "reservation_ttl_passed")
+		if err != nil || refunded {
 			return err
 		}
 		return o.Expire(s.now())
@@ -62,7 +63,8 @@ func (s *Service) Resolve(ctx context.Context, id string) error {
 func (s *Service) cancel(ctx context.Context, o *order.Order, reason string) error {
 	switch o.Status() {
 	case order.StatusPending, order.StatusReserved:
-		if err := s.voidStrayAuthorization(ctx, o); err != nil {
+		refunded, err := s.voidStrayAuthorization(ctx, o, reason)
+		if err != nil || refunded {
 			return err
 		}
 		return o.Cancel(reason, s.now())
@@ -92,18 +94,33 @@ func (s *Service) cancel(ctx context.Context, o *order.Order, reason string) err
 // Abandon spends the authorize key, so a late authorize holds nothing, and never answers "no
 // hold" on a guess (a lagging search): when unsure it fails transiently and the step is
 // retried, so an order is never released while a hold may stand.
-func (s *Service) voidStrayAuthorization(ctx context.Context, o *order.Order) error {
+//
+// An authorize step that captures too (WithCaptureOnAuthorize) may have died after the
+// capture: that hold cannot be voided, the money was taken. Then the order records the
+// authorization and the capture it missed and is refunded (for reason) and restocked, and
+// refunded is true; the caller must not release it again.
+func (s *Service) voidStrayAuthorization(ctx context.Context, o *order.Order, reason string) (refunded bool, err error) {
 	auth, err := s.gw.Abandon(ctx, payment.AuthorizeRequest{
 		IdempotencyKey: payment.IdempotencyKey(o.ID(), payment.OpAuthorize), OrderID: o.ID(),
 		Amount: o.Total(), Currency: o.Currency(), Token: o.PaymentToken(),
 	})
 	if errors.Is(err, payment.ErrNotFound) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return gatewayError("look up the authorization of", o.ID(), err)
+		return false, gatewayError("look up the authorization of", o.ID(), err)
 	}
-	return s.void(ctx, o.ID(), auth)
+	err = s.void(ctx, o.ID(), auth)
+	if !errors.Is(err, payment.ErrAlreadyCaptured) {
+		return false, err
+	}
+	if err := o.Authorize(auth.ID, s.now()); err != nil {
+		return false, err
+	}
+	if err := o.Confirm(s.now()); err != nil {
+		return false, err
+	}
+	return true, s.refund(ctx, o, reason)
 }
 
 func (s *Service) refund(ctx context.Context, o *order.Order, reason string) error {
