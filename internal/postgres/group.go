@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -62,7 +64,11 @@ type GroupConfig struct {
 }
 
 const (
-	defaultCommitters   = 1
+	defaultCommitters = 1
+	// groupDeadline bounds a whole group, and groupLimits its waits inside PostgreSQL (a
+	// saga step waits at most 5 s for a lock too).
+	groupDeadline       = 2 * time.Minute
+	groupLimits         = `SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '60s'`
 	defaultMaxGroupSize = 32
 	// unitSavepoint scopes one unit inside its group. Units nest savepoints of their own
 	// (the intake's reservation) inside it.
@@ -117,7 +123,9 @@ func lockStock(ctx context.Context, tx pgx.Tx, skus []string) error {
 	if len(skus) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `SELECT 1 FROM stock WHERE sku = ANY($1) ORDER BY sku FOR UPDATE`, skus)
+	// COLLATE "C": byte order, as order.ReservationPlan sorts the SKUs saga steps lock; the
+	// column's own collation may order "SKU-a" and "SKU-B" the other way round.
+	_, err := tx.Exec(ctx, `SELECT 1 FROM stock WHERE sku = ANY($1) ORDER BY sku COLLATE "C" FOR UPDATE`, skus)
 	return err
 }
 
@@ -142,13 +150,37 @@ func (c *committer) run(ctx context.Context, keys []string, fn func(pgx.Tx) erro
 		select {
 		case <-u.done:
 			return u.err
-		case c.slots <- struct{}{}:
-			if group := c.take(); len(group) > 0 {
-				c.commit(group)
+		case <-ctx.Done():
+			if c.withdraw(u) {
+				return ctx.Err()
 			}
-			<-c.slots
+			<-u.done // a group has it: its outcome is coming, and must be waited for
+			return u.err
+		case c.slots <- struct{}{}:
+			c.runGroup()
 		}
 	}
+}
+
+// runGroup runs a group of what is queued in the slot its caller took, and frees the slot
+// whatever happens.
+func (c *committer) runGroup() {
+	defer func() { <-c.slots }()
+	if group := c.take(); len(group) > 0 {
+		c.commit(group)
+	}
+}
+
+// withdraw takes u out of the queue if no group has taken it yet.
+func (c *committer) withdraw(u *unit) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.pending, u)
+	if i < 0 {
+		return false
+	}
+	c.pending = slices.Delete(c.pending, i, i+1)
+	return true
 }
 
 // take removes up to maxSize units from the queue, oldest first.
@@ -168,11 +200,18 @@ func (c *committer) commit(group []*unit) {
 		c.observe(len(group))
 	}
 	// The group's own statements are not any unit's: a unit's caller giving up must not break
-	// the others' transaction.
-	ctx := context.Background()
+	// the others' transaction. The group has a deadline of its own instead, and PostgreSQL
+	// bounds its waits: a group that hangs (a server that stopped answering) fails all its
+	// units rather than holding its kind of work, and its locks, for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), groupDeadline)
+	defer cancel()
 	tx, err := c.pool.Begin(ctx)
 	if err != nil {
 		finish(group, fmt.Errorf("begin group: %w", err))
+		return
+	}
+	if _, err := tx.Exec(ctx, groupLimits); err != nil {
+		c.abort(tx, group, fmt.Errorf("limit the group's waits: %w", err))
 		return
 	}
 	if err := c.prelock(ctx, tx, unionOfKeys(group)); err != nil {
@@ -197,7 +236,7 @@ func (c *committer) commit(group []*unit) {
 			return
 		}
 		opened = true
-		err := u.fn(unitTx{tx})
+		err := runUnit(ctx, tx, u)
 		if err == nil {
 			applied = append(applied, u)
 			continue
@@ -214,6 +253,17 @@ func (c *committer) commit(group []*unit) {
 		return
 	}
 	finish(applied, nil)
+}
+
+// runUnit runs u's work on the group's transaction. A panic in it is that unit's error: the
+// savepoint takes its work back, and the group, its slot and its locks go on.
+func runUnit(group context.Context, tx pgx.Tx, u *unit) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in a unit of a group commit: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return u.fn(unitTx{tx: tx, group: group})
 }
 
 // abort ends a group whose transaction broke: none of its units committed, and units ends
@@ -240,35 +290,47 @@ func finish(units []*unit, err error) {
 }
 
 // unitTx is the group's transaction as one unit sees it. Its statements keep the unit's
-// context values (trace spans) but not its cancellation: pgx closes a connection whose
-// statement is cancelled, which would fail every unit of the group. A unit cannot end the
-// group's transaction; it can nest savepoints (Begin).
-type unitTx struct{ tx pgx.Tx }
+// context values (trace spans) but take their cancellation and deadline from the group: pgx
+// closes a connection whose statement is cancelled, which would fail every unit of the group
+// for one caller that gave up. A unit cannot end the group's transaction; it can nest
+// savepoints (Begin).
+type unitTx struct {
+	tx    pgx.Tx
+	group context.Context
+}
+
+// unitContext is the group's context with a unit's values.
+type unitContext struct {
+	context.Context // the group's: Deadline, Done, Err
+	values          context.Context
+}
+
+func (c unitContext) Value(key any) any { return c.values.Value(key) }
+
+func (u unitTx) ctx(ctx context.Context) context.Context { return unitContext{u.group, ctx} }
 
 var errUnitEndsGroup = errors.New("postgres: a unit of a group cannot commit or roll back the group's transaction")
 
-func (u unitTx) Begin(ctx context.Context) (pgx.Tx, error) {
-	return u.tx.Begin(context.WithoutCancel(ctx))
-}
-func (u unitTx) Commit(context.Context) error   { return errUnitEndsGroup }
-func (u unitTx) Rollback(context.Context) error { return errUnitEndsGroup }
+func (u unitTx) Begin(ctx context.Context) (pgx.Tx, error) { return u.tx.Begin(u.ctx(ctx)) }
+func (u unitTx) Commit(context.Context) error              { return errUnitEndsGroup }
+func (u unitTx) Rollback(context.Context) error            { return errUnitEndsGroup }
 func (u unitTx) CopyFrom(ctx context.Context, t pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	return u.tx.CopyFrom(context.WithoutCancel(ctx), t, cols, src)
+	return u.tx.CopyFrom(u.ctx(ctx), t, cols, src)
 }
 func (u unitTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	return u.tx.SendBatch(context.WithoutCancel(ctx), b)
+	return u.tx.SendBatch(u.ctx(ctx), b)
 }
 func (u unitTx) LargeObjects() pgx.LargeObjects { return u.tx.LargeObjects() }
 func (u unitTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
-	return u.tx.Prepare(context.WithoutCancel(ctx), name, sql)
+	return u.tx.Prepare(u.ctx(ctx), name, sql)
 }
 func (u unitTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return u.tx.Exec(context.WithoutCancel(ctx), sql, args...)
+	return u.tx.Exec(u.ctx(ctx), sql, args...)
 }
 func (u unitTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return u.tx.Query(context.WithoutCancel(ctx), sql, args...)
+	return u.tx.Query(u.ctx(ctx), sql, args...)
 }
 func (u unitTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return u.tx.QueryRow(context.WithoutCancel(ctx), sql, args...)
+	return u.tx.QueryRow(u.ctx(ctx), sql, args...)
 }
 func (u unitTx) Conn() *pgx.Conn { return u.tx.Conn() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -265,5 +266,71 @@ func TestGroupCommitLocksStockInOrderFirst(t *testing.T) {
 		if got := stock(t, store, sku); got.OnHand != want.OnHand || got.Reserved != want.Reserved {
 			t.Errorf("%s: %+v, want on hand %d, reserved %d", sku, got, want.OnHand, want.Reserved)
 		}
+	}
+}
+
+// A panic in a unit is that unit's error: its work is rolled back, the units beside it commit,
+// and the committer goes on (before, the slot and the group's transaction were never freed,
+// and every later unit of that kind waited for ever).
+func TestGroupCommitSurvivesAPanickingUnit(t *testing.T) {
+	t.Parallel()
+	store, pool, _ := groupStore(t)
+	queue, release := holdCommitter(t, store)
+	first := queue(nil, insert(1))
+	panicking := queue(nil, func(tx pgx.Tx) error {
+		if err := insert(2)(tx); err != nil {
+			return err
+		}
+		panic("a bug in a unit")
+	})
+	last := queue(nil, insert(3))
+	release()
+	if err := <-panicking; err == nil || !strings.Contains(err.Error(), "a bug in a unit") {
+		t.Errorf("the panicking unit: %v, want its panic as its error", err)
+	}
+	for _, ch := range []<-chan error{first, last} {
+		if err := <-ch; err != nil {
+			t.Errorf("a unit beside it: %v", err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- store.RunInGroup(context.Background(), nil, insert(4)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("a unit after it: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a unit after the panic never ran: the committer is stuck")
+	}
+	if got := rows(t, pool); !slices.Equal(got, []int{0, 1, 3, 4}) {
+		t.Errorf("rows %v, want [0 1 3 4]", got)
+	}
+}
+
+// A caller whose context ends while its unit waits for a committer gets its unit back, undone,
+// at once; the unit never runs.
+func TestGroupCommitCallerGivesUpWhileQueued(t *testing.T) {
+	t.Parallel()
+	store, pool, _ := groupStore(t)
+	_, release := holdCommitter(t, store)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- store.RunInGroup(ctx, nil, insert(7)) }()
+	for store.QueuedUnits() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the withdrawn unit: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a caller that gave up still waits for a committer")
+	}
+	release()
+	if got := rows(t, pool); !slices.Equal(got, []int{0}) {
+		t.Errorf("rows %v, want [0]: the withdrawn unit never runs", got)
 	}
 }
