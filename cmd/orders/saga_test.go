@@ -43,6 +43,7 @@ func TestMixedLoadSettlesEveryOrder(t *testing.T) {
 
 	db := connectDB(t, dbURL)
 	waitAllSettled(t, db, ids, 120*time.Second)
+	waitCancelsApplied(t, db, ids[:50], 60*time.Second)
 	byStatus := countByStatus(t, db)
 	t.Logf("statuses: %v", byStatus)
 	for _, s := range []string{"confirmed", "rejected", "cancelled", "refunded"} {
@@ -89,6 +90,18 @@ func cancelSome(t *testing.T, c *client, ids []string) {
 }
 
 // waitAllSettled waits until every accepted order is stored in a settled status.
+// waitCancelsApplied waits until no order of ids, each of which was asked to cancel, reads
+// confirmed: one the authorize step confirmed before its cancel applied is refunded next.
+func waitCancelsApplied(t *testing.T, db *pgxpool.Pool, ids []string, within time.Duration) {
+	t.Helper()
+	waitFor(t, within, func() bool {
+		var open int
+		err := db.QueryRow(context.Background(), `SELECT count(*) FROM orders WHERE id = ANY($1::uuid[])
+			AND status IN ('reserved', 'authorized', 'confirmed')`, ids).Scan(&open)
+		return err == nil && open == 0
+	})
+}
+
 func waitAllSettled(t *testing.T, db *pgxpool.Pool, ids []string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)

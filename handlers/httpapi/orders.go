@@ -82,9 +82,10 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request, p access.Princip
 	defer cancel()
 	claim := events.IdempotencyRecordV1{RequestHash: requestHash(req), OrderID: newOrderID(), AcceptedAt: a.d.Now().UTC()}
 	var held events.IdempotencyRecordV1
+	correlation := correlationID(r) // once: every try stores the same command
 	err := retryUnavailable(ctx, ingestAttempt, func(ctx context.Context) error {
 		var err error
-		held, err = a.accept(ctx, key, params, claim, correlationID(r))
+		held, err = a.accept(ctx, key, params, claim, correlation)
 		return err
 	})
 	if err != nil {
