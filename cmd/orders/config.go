@@ -233,6 +233,9 @@ func (c Config) validate() error {
 	}
 	if c.GroupCommitters < 1 || c.GroupCommitters > 64 {
 		errs = append(errs, fmt.Errorf("GROUP_COMMITTERS %d: want 1 to 64", c.GroupCommitters))
+	} else if c.DBMaxConns > 0 && int32(3*c.GroupCommitters) > c.DBMaxConns/2 {
+		// Each of the three kinds of grouped work holds up to GROUP_COMMITTERS connections.
+		errs = append(errs, fmt.Errorf("GROUP_COMMITTERS %d: 3 kinds of work × %d connections would take more than half of DB_MAX_CONNS %d", c.GroupCommitters, c.GroupCommitters, c.DBMaxConns))
 	}
 	return errors.Join(errs...)
 }

@@ -10,13 +10,14 @@ import (
 )
 
 func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
-	env := map[string]string{"HTTP_ADDR": "nope", "LOG_FORMAT": "xml", "RATE_LIMIT": "fast", "ORDERS_BOOTSTRAP_KEYS": "admin::ordk_secretbutshort", "INBOX_RETENTION": "24h"}
+	env := map[string]string{"HTTP_ADDR": "nope", "LOG_FORMAT": "xml", "RATE_LIMIT": "fast", "ORDERS_BOOTSTRAP_KEYS": "admin::ordk_secretbutshort", "INBOX_RETENTION": "24h",
+		"GROUP_COMMIT_MAX": "0", "GROUP_COMMITTERS": "10"} // 3 × 10 connections: over half of DB_MAX_CONNS' 40
 	var stderr bytes.Buffer
 	err := run(context.Background(), []string{"api"}, func(k string) string { return env[k] }, &stderr, &stderr)
 	if exitCode(err) != 2 {
 		t.Fatalf("exit code %d (%v), want 2", exitCode(err), err)
 	}
-	for _, want := range []string{"HTTP_ADDR", "LOG_FORMAT", "RATE_LIMIT", "NATS_URL is required", "ORDERS_BOOTSTRAP_KEYS", "INBOX_RETENTION"} {
+	for _, want := range []string{"HTTP_ADDR", "LOG_FORMAT", "RATE_LIMIT", "NATS_URL is required", "ORDERS_BOOTSTRAP_KEYS", "INBOX_RETENTION", "GROUP_COMMIT_MAX", "GROUP_COMMITTERS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
