@@ -14,8 +14,5 @@ func (s *Store) RunInGroup(ctx context.Context, skus []string, fn func(pgx.Tx) e
 
 // QueuedUnits is how many units wait for a committer.
 func (s *Store) QueuedUnits() int {
-	c := s.groups[WorkIntake]
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending)
+	return s.groups[WorkIntake].queue.Queued()
 }

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shopflow/orders/internal/batching"
 )
 
 // Group commit: units of work that arrive together commit together. Each unit runs under its
@@ -77,23 +78,17 @@ const (
 
 type committer struct {
 	pool    *pgxpool.Pool
-	slots   chan struct{}
-	maxSize int
+	queue   *batching.Queue[*unit]
 	observe func(int) // nil: not observed
 	// prelock takes the group's hot locks before any unit runs, given the sorted union of the
 	// units' keys.
 	prelock func(ctx context.Context, tx pgx.Tx, keys []string) error
-
-	mu      sync.Mutex
-	pending []*unit
 }
 
 type unit struct {
 	ctx  context.Context
 	keys []string // what prelock locks for it
 	fn   func(pgx.Tx) error
-	err  error
-	done chan struct{}
 }
 
 // newCommitters returns a committer per kind of work.
@@ -106,7 +101,8 @@ func newCommitters(pool *pgxpool.Pool, cfg GroupConfig) map[Work]*committer {
 	}
 	cs := make(map[Work]*committer, len(works))
 	for _, w := range works {
-		c := &committer{pool: pool, slots: make(chan struct{}, cfg.Committers), maxSize: cfg.MaxSize, prelock: lockWork(w)}
+		c := &committer{pool: pool, prelock: lockWork(w)}
+		c.queue = batching.New(cfg.Committers, cfg.MaxSize, c.commit)
 		if w == WorkIntake {
 			c.prelock = lockStock
 		}
@@ -140,62 +136,13 @@ func lockWork(w Work) func(context.Context, pgx.Tx, []string) error {
 // run queues fn as a unit, with the keys its kind's prelock takes for it, and returns once it
 // has committed (nil) or failed (its error, or the group's when the group's transaction
 // failed). While it waits, its caller runs groups whenever a committer slot is free, its own
-// unit's or others'.
+// unit's or others' (batching.Queue).
 func (c *committer) run(ctx context.Context, keys []string, fn func(pgx.Tx) error) error {
-	u := &unit{ctx: ctx, keys: keys, fn: fn, done: make(chan struct{})}
-	c.mu.Lock()
-	c.pending = append(c.pending, u)
-	c.mu.Unlock()
-	for {
-		select {
-		case <-u.done:
-			return u.err
-		case <-ctx.Done():
-			if c.withdraw(u) {
-				return ctx.Err()
-			}
-			<-u.done // a group has it: its outcome is coming, and must be waited for
-			return u.err
-		case c.slots <- struct{}{}:
-			c.runGroup()
-		}
-	}
-}
-
-// runGroup runs a group of what is queued in the slot its caller took, and frees the slot
-// whatever happens.
-func (c *committer) runGroup() {
-	defer func() { <-c.slots }()
-	if group := c.take(); len(group) > 0 {
-		c.commit(group)
-	}
-}
-
-// withdraw takes u out of the queue if no group has taken it yet.
-func (c *committer) withdraw(u *unit) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	i := slices.Index(c.pending, u)
-	if i < 0 {
-		return false
-	}
-	c.pending = slices.Delete(c.pending, i, i+1)
-	return true
-}
-
-// take removes up to maxSize units from the queue, oldest first.
-func (c *committer) take() []*unit {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := min(len(c.pending), c.maxSize)
-	group := make([]*unit, n)
-	copy(group, c.pending)
-	c.pending = append(c.pending[:0], c.pending[n:]...)
-	return group
+	return c.queue.Do(ctx, &unit{ctx: ctx, keys: keys, fn: fn})
 }
 
 // commit runs group in one transaction. It never returns before every unit of group is done.
-func (c *committer) commit(group []*unit) {
+func (c *committer) commit(group []*batching.Item[*unit]) {
 	if c.observe != nil {
 		c.observe(len(group))
 	}
@@ -218,10 +165,10 @@ func (c *committer) commit(group []*unit) {
 		c.abort(tx, group, fmt.Errorf("lock the group's rows: %w", err))
 		return
 	}
-	var applied []*unit
+	var applied []*batching.Item[*unit]
 	opened := false
-	for i, u := range group {
-		if err := u.ctx.Err(); err != nil {
+	for i, it := range group {
+		if err := it.Value.ctx.Err(); err != nil {
 			finish(group[i:i+1], err)
 			continue
 		}
@@ -236,9 +183,9 @@ func (c *committer) commit(group []*unit) {
 			return
 		}
 		opened = true
-		err := runUnit(ctx, tx, u)
+		err := runUnit(ctx, tx, it.Value)
 		if err == nil {
-			applied = append(applied, u)
+			applied = append(applied, it)
 			continue
 		}
 		if _, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT `+unitSavepoint); rerr != nil {
@@ -268,24 +215,23 @@ func runUnit(group context.Context, tx pgx.Tx, u *unit) (err error) {
 
 // abort ends a group whose transaction broke: none of its units committed, and units ends
 // with err.
-func (c *committer) abort(tx pgx.Tx, units []*unit, err error) {
+func (c *committer) abort(tx pgx.Tx, units []*batching.Item[*unit], err error) {
 	_ = tx.Rollback(context.Background()) // the connection may be gone; the error is err
 	finish(units, err)
 }
 
-func unionOfKeys(group []*unit) []string {
+func unionOfKeys(group []*batching.Item[*unit]) []string {
 	var keys []string
-	for _, u := range group {
-		keys = append(keys, u.keys...)
+	for _, it := range group {
+		keys = append(keys, it.Value.keys...)
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys)
 }
 
-func finish(units []*unit, err error) {
-	for _, u := range units {
-		u.err = err
-		close(u.done)
+func finish(units []*batching.Item[*unit], err error) {
+	for _, it := range units {
+		it.Done(err)
 	}
 }
 
