@@ -44,6 +44,12 @@ const (
 	SubjectsOrderEvents = "evt.*.*.*"
 	// SubjectDeadLetters receives every message a handler gave up on, with its reason.
 	SubjectDeadLetters = "dlq.orders"
+	// SubjectClaimPrefix starts the subject of an Idempotency-Key's claim in the commands
+	// stream (followed by a hash of storefront and key), and SubjectAcceptedPrefix that of an
+	// accepted order's copy (followed by its id). The ingest stores both in one atomic batch
+	// with the order's command; no consumer reads them (see broker.BatchIntake).
+	SubjectClaimPrefix    = "cmd.claim."
+	SubjectAcceptedPrefix = "cmd.accepted."
 )
 
 // Durable consumer names (also the watermill handler names).

@@ -21,11 +21,11 @@ import (
 )
 
 func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg prometheus.Registerer, pm *broker.PublishMetrics, tel *telemetry.Provider) (*http.Server, error) {
-	keys, err := b.idempotencyKeys(context.Background())
+	pub, err := broker.NewEnvelopePublisher(b.js, broker.Timed(pm, "ingest"), broker.Traced(tel))
 	if err != nil {
 		return nil, err
 	}
-	pub, err := broker.NewEnvelopePublisher(b.js, broker.Timed(pm, "ingest"), broker.Traced(tel))
+	intake, err := b.intake(context.Background(), pub, pm, log)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func apiServer(cfg Config, store *postgres.Store, b *bus, log *slog.Logger, reg 
 		return nil, err
 	}
 	api, err := httpapi.New(httpapi.Deps{
-		Orders: store, Stock: store, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter, Log: log, Now: time.Now,
+		Orders: store, Stock: store, Intake: intake, Publisher: pub, Auth: auth, Limiter: limiter, Log: log, Now: time.Now,
 		Webhooks: webhookDeps(cfg, store),
 	})
 	if err != nil {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/handlers/httpapi"
 	"github.com/shopflow/orders/internal/broker"
 	"github.com/shopflow/orders/internal/natsserver"
 )
@@ -66,12 +68,19 @@ func (b *bus) ping(ctx context.Context) error {
 	return err
 }
 
-func (b *bus) idempotencyKeys(ctx context.Context) (*broker.IdempotencyKeys, error) {
+// intake is the ingest's store of accepted orders: atomic batches on a server that has them,
+// the idempotency bucket and a publish per order on an older one.
+func (b *bus) intake(ctx context.Context, pub *broker.EnvelopePublisher, pm *broker.PublishMetrics, log *slog.Logger) (httpapi.Intake, error) {
 	kv, err := b.js.KeyValue(ctx, events.BucketIdempotency)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", events.BucketIdempotency, err)
 	}
-	return broker.NewIdempotencyKeys(kv)
+	in, batched, err := broker.NewIntake(ctx, b.js, kv, pub, broker.BatchIntakeConfig{Observe: pm.ObserveIngestBatch})
+	if err == nil && !batched {
+		log.Warn("nats-server older than "+broker.AtomicBatchMinVersion+": the ingest stores each order alone (three synced writes, no atomic batches)",
+			"server_version", b.js.Conn().ConnectedServerVersion())
+	}
+	return in, err
 }
 
 // close drains every connection (publishes in flight complete) and stops the embedded server

@@ -34,12 +34,12 @@ type StockStore interface {
 	GetStock(ctx context.Context, sku string) (inventory.Stock, error)
 }
 
-// IdempotencyKeys claims a storefront's Idempotency-Key for a request, and keeps each accepted
-// order's command readable by order id for as long as the key (24 h; see broker), so an order
-// the intake has not taken in yet reads as pending.
-type IdempotencyKeys interface {
-	Claim(ctx context.Context, scope, key string, rec events.IdempotencyRecordV1) (events.IdempotencyRecordV1, bool, error)
-	RememberAccepted(ctx context.Context, cmd events.PlaceOrderV1) error
+// Intake stores accepted orders' commands, once per storefront and Idempotency-Key, and keeps
+// each accepted order's command readable by order id for as long as the key (24 h; see
+// broker), so an order the intake has not taken in yet reads as pending.
+type Intake interface {
+	// Accept returns the record that holds a's key once the command of its order is stored.
+	Accept(ctx context.Context, a events.Acceptance) (events.IdempotencyRecordV1, error)
 	Accepted(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error)
 }
 
@@ -52,7 +52,7 @@ type Publisher interface {
 type Deps struct {
 	Orders    OrderReader
 	Stock     StockStore
-	Keys      IdempotencyKeys
+	Intake    Intake
 	Publisher Publisher
 	Auth      *Authenticator
 	Limiter   *RateLimiter
@@ -66,7 +66,7 @@ type API struct{ d Deps }
 
 // New returns the API over its dependencies.
 func New(d Deps) (*API, error) {
-	if d.Orders == nil || d.Stock == nil || d.Keys == nil || d.Publisher == nil || d.Auth == nil ||
+	if d.Orders == nil || d.Stock == nil || d.Intake == nil || d.Publisher == nil || d.Auth == nil ||
 		d.Limiter == nil || d.Log == nil || d.Now == nil {
 		return nil, errors.New("httpapi: New needs every dependency")
 	}

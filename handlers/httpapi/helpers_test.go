@@ -58,13 +58,13 @@ func deps(t testing.TB, store *postgres.Store, js jetstream.JetStream) httpapi.D
 	if err != nil {
 		t.Fatalf("idempotency bucket: %v", err)
 	}
-	keys, err := broker.NewIdempotencyKeys(kv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pub, err := broker.NewEnvelopePublisher(js)
 	if err != nil {
 		t.Fatal(err)
+	}
+	intake, batched, err := broker.NewIntake(ctx, js, kv, pub, broker.BatchIntakeConfig{})
+	if err != nil || !batched {
+		t.Fatalf("intake: batched %v, %v (the embedded server has atomic batches)", batched, err)
 	}
 	auth, err := httpapi.NewAuthenticator(store, 0, time.Now)
 	if err != nil {
@@ -74,17 +74,47 @@ func deps(t testing.TB, store *postgres.Store, js jetstream.JetStream) httpapi.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	return httpapi.Deps{Orders: store, Stock: store, Keys: keys, Publisher: pub, Auth: auth, Limiter: limiter,
+	return httpapi.Deps{Orders: store, Stock: store, Intake: intake, Publisher: pub, Auth: auth, Limiter: limiter,
 		Log: slog.New(slog.DiscardHandler), Now: time.Now,
 		Webhooks: httpapi.WebhookDeps{Store: store, Policy: webhook.Policy{AllowInsecure: true, AllowPrivate: true}}}
+}
+
+// kvIntake is the ingest an older nats-server gets (no atomic batches).
+func kvIntake(t testing.TB, js jetstream.JetStream) httpapi.Intake {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
+	if err != nil {
+		t.Fatalf("idempotency bucket: %v", err)
+	}
+	keys, err := broker.NewIdempotencyKeys(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := broker.NewEnvelopePublisher(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := broker.NewKVIntake(keys, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
 }
 
 // newAppOn builds the API over store and js, whose topology must exist.
 func newAppOn(t testing.TB, store *postgres.Store, js jetstream.JetStream) *app {
 	t.Helper()
+	return newAppWith(t, store, js, deps(t, store, js))
+}
+
+// newAppWith builds the API over d, whose store and js are store and js.
+func newAppWith(t testing.TB, store *postgres.Store, js jetstream.JetStream, d httpapi.Deps) *app {
+	t.Helper()
 	createKey(t, store, storefrontKey, access.RoleStorefront, "default")
 	createKey(t, store, adminKey, access.RoleAdmin, "")
-	api, err := httpapi.New(deps(t, store, js))
+	api, err := httpapi.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +189,8 @@ func (a *app) postOrder(t testing.TB, key, body string) *httptest.ResponseRecord
 	return a.do(t, http.MethodPost, "/v1/orders", body, "Content-Type", "application/json", "Idempotency-Key", key)
 }
 
-// commands returns the number of messages in the commands stream.
+// commands counts the commands (place and cancel) in the commands stream, not the keys' claims
+// and the pending copies stored beside them.
 func (a *app) commands(t testing.TB) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -168,11 +199,15 @@ func (a *app) commands(t testing.TB) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter("cmd.order.>"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Msgs
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
 }
 
 const validOrder = `{"customer_id":"c-42","currency":"EUR",

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/shopflow/orders/domain/access"
 	"github.com/shopflow/orders/domain/fault"
@@ -100,17 +99,14 @@ func (a *API) postOrder(w http.ResponseWriter, r *http.Request, p access.Princip
 // it. A second call with the same arguments changes nothing more than the first: the claim
 // finds its own record, and the command's id dedups it.
 func (a *API) accept(ctx context.Context, key string, params order.PlaceParams, claim events.IdempotencyRecordV1, correlation string) (events.IdempotencyRecordV1, error) {
-	held, _, err := a.d.Keys.Claim(ctx, params.Storefront, key, claim)
-	if err != nil {
-		return held, err
-	}
-	if held.RequestHash != claim.RequestHash {
-		return held, order.Invalid("Idempotency-Key", "was already used with a different request body")
-	}
-	params.ID, params.AcceptedAt = held.OrderID, held.AcceptedAt
-	cmd, err := events.NewPlaceOrder(params, correlation)
-	if err == nil {
-		err = a.storeAccepted(ctx, params, cmd)
+	held, err := a.d.Intake.Accept(ctx, events.Acceptance{Scope: params.Storefront, Key: key, Claim: claim,
+		Command: func(held events.IdempotencyRecordV1) (events.Envelope, events.PlaceOrderV1, error) {
+			p := params
+			p.ID, p.AcceptedAt = held.OrderID, held.AcceptedAt
+			return placeOrder(p, correlation)
+		}})
+	if err == nil && held.RequestHash != claim.RequestHash {
+		err = order.Invalid("Idempotency-Key", "was already used with a different request body")
 	}
 	return held, err
 }
@@ -133,20 +129,18 @@ func retryUnavailable(ctx context.Context, attempt time.Duration, try func(conte
 	}
 }
 
-// storeAccepted stores the command and, readable by order id, the order as the client sent it.
-// The 202 waits for both (sent together: one round trip of latency), so every order a client
-// was answered for can be read from then on, as pending until the intake has it.
-func (a *API) storeAccepted(ctx context.Context, p order.PlaceParams, cmd events.Envelope) error {
+// placeOrder is the PlaceOrder command of p, and the order as the client sent it, which the
+// ingest keeps readable by order id: every order a client was answered for can be read from
+// then on, as pending until the intake has it.
+func placeOrder(p order.PlaceParams, correlation string) (events.Envelope, events.PlaceOrderV1, error) {
 	lines := make([]events.LineV1, len(p.Lines))
 	for i, l := range p.Lines {
 		lines[i] = events.LineV1(l)
 	}
 	rec := events.PlaceOrderV1{OrderID: p.ID, Storefront: p.Storefront, CustomerID: p.CustomerID,
 		Currency: p.Currency, Lines: lines, AcceptedAt: p.AcceptedAt.UTC()}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.d.Keys.RememberAccepted(gctx, rec) })
-	g.Go(func() error { return a.d.Publisher.Publish(gctx, cmd) })
-	return g.Wait()
+	cmd, err := events.NewPlaceOrder(p, correlation)
+	return cmd, rec, err
 }
 
 func (req orderRequest) params(storefront string) order.PlaceParams {
@@ -276,7 +270,7 @@ func toOrderJSON(o *order.Order) orderJSON {
 // acceptedOrder is the order the API accepted under id, as pending, from the copy of its
 // command stored at ingest; an error wrapping order.ErrNotFound when there is none.
 func (a *API) acceptedOrder(ctx context.Context, id string) (*order.Order, error) {
-	cmd, found, err := a.d.Keys.Accepted(ctx, id)
+	cmd, found, err := a.d.Intake.Accepted(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/testenv"
 )
 
 type accepted struct {
@@ -96,9 +98,32 @@ func TestPostOrderStoresCommand(t *testing.T) {
 	}
 }
 
+// intakes are the two ways the ingest stores orders: atomic batches (nats-server 2.15+) and
+// the idempotency bucket with a publish per order (older servers).
+var intakes = []struct {
+	name string
+	app  func(t testing.TB) *app
+}{
+	{"atomic batches", newApp},
+	{"bucket", func(t testing.TB) *app {
+		store, js := newStore(t), testenv.Connect(t, testenv.JetStream(t))
+		d := deps(t, store, js)
+		d.Intake = kvIntake(t, js)
+		return newAppWith(t, store, js, d)
+	}},
+}
+
 func TestPostOrderIdempotency(t *testing.T) {
 	t.Parallel()
-	a := newApp(t)
+	for _, in := range intakes {
+		t.Run(in.name, func(t *testing.T) {
+			t.Parallel()
+			testPostOrderIdempotency(t, in.app(t))
+		})
+	}
+}
+
+func testPostOrderIdempotency(t *testing.T, a *app) {
 	first := a.postOrder(t, "key-1", validOrder)
 	firstBody := first.Body.String()
 	got := checkAccepted(t, first.Code, first.Header(), first.Body.Bytes())
@@ -140,7 +165,15 @@ func TestPostOrderIdempotency(t *testing.T) {
 
 func TestPostOrderConcurrentReplays(t *testing.T) {
 	t.Parallel()
-	a := newApp(t)
+	for _, in := range intakes {
+		t.Run(in.name, func(t *testing.T) {
+			t.Parallel()
+			testPostOrderConcurrentReplays(t, in.app(t))
+		})
+	}
+}
+
+func testPostOrderConcurrentReplays(t *testing.T, a *app) {
 	const n = 50
 	var wg sync.WaitGroup
 	codes := make([]int, n)
@@ -178,5 +211,57 @@ func TestPostOrderJetStreamDown(t *testing.T) {
 	checkProblem(t, rec, http.StatusServiceUnavailable, "")
 	if rec.Header().Get("Retry-After") == "" {
 		t.Errorf("503 without Retry-After")
+	}
+}
+
+// Requests that arrive together share atomic batches; a batch holding a replay of a key (here
+// each key comes twice, concurrently, so batches hold both a first request and a replay) is
+// split until every first request is stored and every replay finds its key's order.
+func TestPostOrderBatchWithReplaysStoresEveryOrderOnce(t *testing.T) {
+	t.Parallel()
+	for _, in := range intakes {
+		t.Run(in.name, func(t *testing.T) {
+			t.Parallel()
+			a := in.app(t)
+			const keys, tries = 40, 3
+			var wg sync.WaitGroup
+			ids := make([][tries]string, keys)
+			start := make(chan struct{})
+			for k := range keys {
+				for i := range tries {
+					wg.Go(func() {
+						<-start
+						rec := a.postOrder(t, fmt.Sprintf("mixed-%d", k), validOrder)
+						if rec.Code != http.StatusAccepted {
+							t.Errorf("key %d try %d: %d %s", k, i, rec.Code, rec.Body)
+							return
+						}
+						ids[k][i] = checkAccepted(t, rec.Code, rec.Header(), rec.Body.Bytes()).ID
+					})
+				}
+			}
+			close(start)
+			wg.Wait()
+			seen := map[string]bool{}
+			for k := range keys {
+				for i := range tries {
+					if ids[k][i] != ids[k][0] {
+						t.Errorf("key %d: tries got orders %v, want one", k, ids[k])
+					}
+				}
+				if seen[ids[k][0]] {
+					t.Errorf("key %d: order %s was given to another key too", k, ids[k][0])
+				}
+				seen[ids[k][0]] = true
+			}
+			if got := a.commands(t); got != keys {
+				t.Errorf("commands stream holds %d commands, want %d", got, keys)
+			}
+			for id := range seen { // each reads as pending: its copy was stored with it
+				if rec := a.do(t, http.MethodGet, "/v1/orders/"+id, ""); rec.Code != http.StatusOK {
+					t.Errorf("GET order %s: %d %s", id, rec.Code, rec.Body)
+				}
+			}
+		})
 	}
 }

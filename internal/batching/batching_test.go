@@ -15,8 +15,7 @@ func TestItemsArrivingTogetherRunTogether(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var sizes []int
-	var q *batching.Queue[int]
-	q = batching.New(1, 8, func(group []*batching.Item[int]) {
+	q := batching.New(1, 8, func(group []*batching.Item[int]) {
 		mu.Lock()
 		sizes = append(sizes, len(group))
 		first := len(sizes) == 1

@@ -78,20 +78,30 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.up, up)
 }
 
-// PublishMetrics times JetStream publishes.
+// PublishMetrics times JetStream publishes, and counts the orders of the ingest's batches.
 type PublishMetrics struct {
 	seconds *prometheus.HistogramVec
+	batch   prometheus.Histogram
 }
 
-// NewPublishMetrics registers the publish latency histogram on reg.
+// NewPublishMetrics registers the publish latency and ingest batch histograms on reg.
 func NewPublishMetrics(reg prometheus.Registerer) (*PublishMetrics, error) {
 	m := &PublishMetrics{seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "orders_jetstream_publish_duration_seconds",
 		Help:    "Time until JetStream acknowledged a publish (of one or a batch of messages), by publisher.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-	}, []string{"publisher"})}
-	if err := reg.Register(m.seconds); err != nil {
-		return nil, err
+	}, []string{"publisher"}), batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "orders_ingest_batch_orders",
+		Help:    "Accepted orders per atomic batch the ingest stored in JetStream (one synced write each).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 100},
+	})}
+	for _, c := range []prometheus.Collector{m.seconds, m.batch} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
+
+// ObserveIngestBatch records a batch of orders orders (BatchIntakeConfig.Observe).
+func (m *PublishMetrics) ObserveIngestBatch(orders int) { m.batch.Observe(float64(orders)) }

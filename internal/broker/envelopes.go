@@ -66,10 +66,27 @@ func NewEnvelopePublisher(js jetstream.JetStream, opts ...EnvelopePublisherOptio
 // or JetStream's default timeout (5s) when it has no deadline. Failures wrap
 // fault.ErrUnavailable.
 func (p *EnvelopePublisher) Publish(ctx context.Context, envs ...events.Envelope) error {
-	if p.observer != nil {
-		defer func(start time.Time) { p.observer.Observe(time.Since(start).Seconds()) }(time.Now())
+	defer p.timed(time.Now())
+	msgs, end := p.messages(ctx, envs)
+	_, err := p.pub.PublishMsgs(ctx, msgs...)
+	end(err)
+	if err != nil {
+		return fmt.Errorf("%w: %w", fault.ErrUnavailable, err)
 	}
-	msgs := make([]*nats.Msg, len(envs))
+	return nil
+}
+
+// timed records, when the publisher is Timed, the time since start as one publish's latency.
+func (p *EnvelopePublisher) timed(start time.Time) {
+	if p.observer != nil {
+		p.observer.Observe(time.Since(start).Seconds())
+	}
+}
+
+// messages turns envs into JetStream messages, each a producer span when the publisher is
+// Traced; end ends the spans with the publish's outcome.
+func (p *EnvelopePublisher) messages(ctx context.Context, envs []events.Envelope) (msgs []*nats.Msg, end func(error)) {
+	msgs = make([]*nats.Msg, len(envs))
 	spans := make([]trace.Span, 0, len(envs))
 	for i, e := range envs {
 		if p.tracer != nil {
@@ -79,14 +96,11 @@ func (p *EnvelopePublisher) Publish(ctx context.Context, envs ...events.Envelope
 		}
 		msgs[i] = envelopeMsg(e)
 	}
-	_, err := p.pub.PublishMsgs(ctx, msgs...)
-	for _, s := range spans {
-		telemetry.EndPublish(s, err)
+	return msgs, func(err error) {
+		for _, s := range spans {
+			telemetry.EndPublish(s, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", fault.ErrUnavailable, err)
-	}
-	return nil
 }
 
 func envelopeMsg(e events.Envelope) *nats.Msg {

@@ -46,20 +46,41 @@ func (k *IdempotencyKeys) Claim(ctx context.Context, scope, key string, rec even
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return events.IdempotencyRecordV1{}, false, fmt.Errorf("%w: claim idempotency key: %w", fault.ErrUnavailable, err)
 		}
-		entry, err := k.kv.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // expired between Create and Get: claim again
-		}
-		if err != nil {
-			return events.IdempotencyRecordV1{}, false, fmt.Errorf("%w: read idempotency key: %w", fault.ErrUnavailable, err)
-		}
-		var held events.IdempotencyRecordV1
-		if err := json.Unmarshal(entry.Value(), &held); err != nil {
-			return events.IdempotencyRecordV1{}, false, fmt.Errorf("decode idempotency record %s: %w", name, err)
-		}
-		return held, false, nil
+		held, found, err := k.lookup(ctx, name)
+		if found || err != nil {
+			return held, false, err
+		} // expired between Create and Get: claim again
 	}
 	return events.IdempotencyRecordV1{}, false, fmt.Errorf("%w: idempotency key kept expiring while claimed", fault.ErrUnavailable)
+}
+
+// Lookup reads the record that holds (scope, key), if any, without claiming it.
+func (k *IdempotencyKeys) Lookup(ctx context.Context, scope, key string) (events.IdempotencyRecordV1, bool, error) {
+	return k.lookup(ctx, bucketKey(scope, key))
+}
+
+func (k *IdempotencyKeys) lookup(ctx context.Context, name string) (events.IdempotencyRecordV1, bool, error) {
+	entry, err := k.kv.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return events.IdempotencyRecordV1{}, false, nil
+	}
+	if err != nil {
+		return events.IdempotencyRecordV1{}, false, fmt.Errorf("%w: read idempotency key: %w", fault.ErrUnavailable, err)
+	}
+	var held events.IdempotencyRecordV1
+	if err := json.Unmarshal(entry.Value(), &held); err != nil {
+		return events.IdempotencyRecordV1{}, false, fmt.Errorf("decode idempotency record %s: %w", name, err)
+	}
+	return held, true, nil
+}
+
+// holdsKeys reports whether the bucket holds any key (claims or pending copies).
+func (k *IdempotencyKeys) holdsKeys(ctx context.Context) (bool, error) {
+	st, err := k.kv.Status(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%w: idempotency bucket status: %w", fault.ErrUnavailable, err)
+	}
+	return st.Values() > 0, nil
 }
 
 // bucketKey hashes scope and key: client keys may hold characters a KV key cannot, and the

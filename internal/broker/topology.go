@@ -62,6 +62,11 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg TopologyCon
 		{Name: events.StreamEvents, Subjects: []string{events.SubjectsEvents}, MaxAge: cfg.EventsMaxAge},
 		{Name: events.StreamDeadLetters, Subjects: []string{events.SubjectsDeadLetters}},
 	}
+	if SupportsAtomicBatches(js) {
+		// The ingest stores each batch of accepted orders, with their keys' claims, in one
+		// atomic batch (BatchIntake).
+		streams[0].AllowAtomicPublish, streams[0].AllowMsgTTL = true, true
+	}
 	var errs []error
 	for _, sc := range streams {
 		sc.Storage = jetstream.FileStorage

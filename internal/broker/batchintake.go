@@ -1,0 +1,369 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/shopflow/orders/domain/fault"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/batching"
+)
+
+// BatchIntake is the ingest's group commit: the orders accepted together are stored in one
+// atomic batch in the commands stream, one synced write for all of them. Each order is three
+// messages of the batch:
+//
+//   - cmd.claim.<hash of storefront and key>: its Idempotency-Key's claim, published with
+//     Nats-Expected-Last-Subject-Sequence 0, so it is stored only if no claim of that key is;
+//   - cmd.order.place: the PlaceOrder command, as the intake consumes it;
+//   - cmd.accepted.<order id>: the copy an order reads as pending before the intake has it.
+//
+// The claim and the copy carry a Nats-TTL of the key's lifetime (24 h); the command stays as
+// long as the stream keeps commands. A batch is all or nothing, so a claim is never stored
+// without its command: a replay of a key only reads the claim back. A batch rejected because
+// one of its keys was claimed already is split in halves and sent again until the others are
+// stored and the replays are found.
+//
+// A 202 waits for the batch's ack: stored and, with sync_interval: always or a replicated
+// stream, synced. There is no flush timer: a batch forms from the requests that arrived while
+// the previous one was being stored (batching.Queue).
+type BatchIntake struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	pub    *EnvelopePublisher
+	ttl    string
+	queue  *batching.Queue[*acceptance]
+	sizes  func(int)
+	legacy *legacyIntake
+}
+
+// BatchIntakeConfig configures a BatchIntake.
+type BatchIntakeConfig struct {
+	// TTL is how long a key and an order's pending copy are kept; default 24 hours. It must
+	// match TopologyConfig.IdempotencyTTL.
+	TTL time.Duration
+	// MaxOrders bounds a batch; default 100 (300 messages: the server takes at most 1,000).
+	MaxOrders int
+	// Observe, when set, is told the number of orders of every batch sent.
+	Observe func(orders int)
+	// Legacy is the idempotency bucket the ingest used before atomic batches (KVIntake). When
+	// it holds keys at start, each request looks its key up there too, for as long as those
+	// keys live (TTL from start), so a retry of a request accepted before an upgrade is still
+	// a replay. Nil: no such check.
+	Legacy *KVIntake
+}
+
+// AtomicBatchMinVersion is the oldest nats-server whose atomic batches the ingest uses: 2.12
+// brought them, and 2.15 (the version tested here) takes a Nats-Msg-Id in a batch.
+const AtomicBatchMinVersion = "2.15.0"
+
+const (
+	defaultBatchOrders = 100
+	// batchDeadline bounds one batch's publish, ack included. A caller waits for the outcome of
+	// a batch that holds its order, so this is also what a try of the API waits at most (its
+	// ingestAttempt is a second too): a healthy server acks a batch in milliseconds.
+	batchDeadline = time.Second
+)
+
+// acceptance is one order of a batch.
+type acceptance struct {
+	claim     events.IdempotencyRecordV1
+	claimSubj string
+	msgs      []*nats.Msg // claim, command, pending copy
+	held      events.IdempotencyRecordV1
+	same      []*batching.Item[*acceptance] // later requests of the same key in the group
+}
+
+// NewBatchIntake returns the ingest over js, whose commands stream must allow atomic batches
+// and message TTLs (EnsureTopology sets both on a server since AtomicBatchMinVersion). pub
+// builds the commands' messages (trace context, timing).
+func NewBatchIntake(ctx context.Context, js jetstream.JetStream, pub *EnvelopePublisher, cfg BatchIntakeConfig) (*BatchIntake, error) {
+	if js == nil || pub == nil {
+		return nil, errors.New("broker: NewBatchIntake needs a JetStream context and a publisher")
+	}
+	stream, err := js.Stream(ctx, events.StreamCommands)
+	if err != nil {
+		return nil, fmt.Errorf("broker: stream %s: %w", events.StreamCommands, err)
+	}
+	if c := stream.CachedInfo().Config; !c.AllowAtomicPublish || !c.AllowMsgTTL {
+		return nil, fmt.Errorf("broker: stream %s does not allow atomic batches and message TTLs (nats-server %s or later sets them)", events.StreamCommands, AtomicBatchMinVersion)
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 24 * time.Hour
+	}
+	if cfg.MaxOrders <= 0 {
+		cfg.MaxOrders = defaultBatchOrders
+	}
+	in := &BatchIntake{js: js, stream: stream, pub: pub, ttl: cfg.TTL.String(), sizes: cfg.Observe}
+	in.queue = batching.New(1, cfg.MaxOrders, in.send)
+	if cfg.Legacy != nil {
+		if in.legacy, err = newLegacyIntake(ctx, cfg.Legacy, cfg.TTL); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// Accept stores the command of the order that holds a's key and returns the key's record: a's
+// own claim, or an earlier request's (a replay, whose command was stored with its claim).
+// When the held record's request hash differs from a.Claim's, the caller answers that the key
+// was used for another request. Failures wrap fault.ErrUnavailable; a call that failed may be
+// repeated with the same arguments.
+func (in *BatchIntake) Accept(ctx context.Context, a events.Acceptance) (events.IdempotencyRecordV1, error) {
+	if held, found, err := in.legacy.accept(ctx, a); found || err != nil {
+		return held, err
+	}
+	defer in.pub.timed(time.Now())
+	cmd, accepted, err := a.Command(a.Claim)
+	if err != nil {
+		return events.IdempotencyRecordV1{}, fmt.Errorf("build command of order %s: %w", a.Claim.OrderID, err)
+	}
+	acc, end, err := in.acceptance(ctx, a, cmd, accepted)
+	if err != nil {
+		return events.IdempotencyRecordV1{}, err
+	}
+	err = in.queue.Do(ctx, acc)
+	end(err)
+	if err != nil {
+		return events.IdempotencyRecordV1{}, fmt.Errorf("%w: store order %s: %w", fault.ErrUnavailable, a.Claim.OrderID, err)
+	}
+	return acc.held, nil
+}
+
+// acceptance builds the three messages of a's order.
+func (in *BatchIntake) acceptance(ctx context.Context, a events.Acceptance, cmd events.Envelope, accepted events.PlaceOrderV1) (*acceptance, func(error), error) {
+	claim, err := json.Marshal(a.Claim)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode idempotency record: %w", err)
+	}
+	accepted.PaymentToken = "" // a read never needs it; the command carries it
+	copied, err := json.Marshal(accepted)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode accepted order %s: %w", accepted.OrderID, err)
+	}
+	acc := &acceptance{claim: a.Claim, claimSubj: events.SubjectClaimPrefix + bucketKey(a.Scope, a.Key)}
+	claimMsg := nats.NewMsg(acc.claimSubj)
+	claimMsg.Data = claim
+	claimMsg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+	claimMsg.Header.Set(jetstream.MsgTTLHeader, in.ttl)
+	copyMsg := nats.NewMsg(events.SubjectAcceptedPrefix + accepted.OrderID)
+	copyMsg.Data = copied
+	copyMsg.Header.Set(jetstream.MsgTTLHeader, in.ttl)
+	cmdMsgs, end := in.pub.messages(ctx, []events.Envelope{cmd})
+	acc.msgs = []*nats.Msg{claimMsg, cmdMsgs[0], copyMsg}
+	return acc, end, nil
+}
+
+// send stores group as one batch (batching.Queue's run function). Requests of one key in the
+// group (a client retrying while its first try waits) are not sent twice: the first one's
+// outcome is theirs.
+func (in *BatchIntake) send(group []*batching.Item[*acceptance]) {
+	first := make(map[string]*acceptance, len(group))
+	leaders := group[:0:0]
+	for _, it := range group {
+		if l, ok := first[it.Value.claimSubj]; ok {
+			l.same = append(l.same, it)
+			continue
+		}
+		first[it.Value.claimSubj] = it.Value
+		leaders = append(leaders, it)
+	}
+	in.publish(leaders)
+}
+
+// publish stores group in one atomic batch. A batch rejected for a key claimed already is
+// split in halves, each published again; an order alone whose claim is rejected reads the
+// claim that holds its key.
+func (in *BatchIntake) publish(group []*batching.Item[*acceptance]) {
+	if in.sizes != nil {
+		in.sizes(len(group))
+	}
+	msgs := make([]*nats.Msg, 0, 3*len(group))
+	for _, it := range group {
+		msgs = append(msgs, it.Value.msgs...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchDeadline)
+	defer cancel()
+	// No flow control: the batch's messages follow each other on one connection, and only the
+	// commit waits (one round trip per batch).
+	_, err := jetstreamext.PublishMsgBatch(ctx, in.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+	switch {
+	case err == nil:
+		for _, it := range group {
+			finish(it, it.Value.claim, nil)
+		}
+	case !claimedAlready(err):
+		for _, it := range group {
+			finish(it, events.IdempotencyRecordV1{}, err)
+		}
+	case len(group) > 1:
+		half := len(group) / 2
+		in.publish(group[:half])
+		in.publish(group[half:])
+	default:
+		held, err := in.readClaim(ctx, group[0].Value.claimSubj)
+		finish(group[0], held, err)
+	}
+}
+
+// finish ends it, and the requests of the same key that waited on it, with held and err.
+func finish(it *batching.Item[*acceptance], held events.IdempotencyRecordV1, err error) {
+	for _, same := range append(it.Value.same, it) {
+		same.Value.held = held
+		same.Done(err)
+	}
+}
+
+// claimedAlready reports whether a batch was rejected because one of its claims found its key
+// claimed (or, the same thing, one of its commands stored already).
+func claimedAlready(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant,
+		jetstreamext.JSErrCodeBatchPublishDuplicateMsgID:
+		return true
+	}
+	return false
+}
+
+// readClaim reads the claim stored under subj.
+func (in *BatchIntake) readClaim(ctx context.Context, subj string) (events.IdempotencyRecordV1, error) {
+	m, err := in.stream.GetLastMsgForSubject(ctx, subj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		// Rejected as claimed, and gone when read: it expired in between. The caller's next
+		// try claims it afresh.
+		return events.IdempotencyRecordV1{}, fmt.Errorf("%w: idempotency key expired while claimed", fault.ErrUnavailable)
+	}
+	if err != nil {
+		return events.IdempotencyRecordV1{}, fmt.Errorf("read idempotency claim: %w", err)
+	}
+	var held events.IdempotencyRecordV1
+	if err := json.Unmarshal(m.Data, &held); err != nil {
+		return events.IdempotencyRecordV1{}, fmt.Errorf("decode idempotency claim %s: %w", subj, err)
+	}
+	return held, nil
+}
+
+// Accepted reads the pending copy of an accepted order (one JetStream round trip); found is
+// false when there is none. Failures wrap fault.ErrUnavailable.
+func (in *BatchIntake) Accepted(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error) {
+	m, err := in.stream.GetLastMsgForSubject(ctx, events.SubjectAcceptedPrefix+orderID)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return in.legacy.accepted(ctx, orderID)
+	}
+	if err != nil {
+		return events.PlaceOrderV1{}, false, fmt.Errorf("%w: read accepted order %s: %w", fault.ErrUnavailable, orderID, err)
+	}
+	var cmd events.PlaceOrderV1
+	if err := json.Unmarshal(m.Data, &cmd); err != nil {
+		return events.PlaceOrderV1{}, false, fmt.Errorf("decode accepted order %s: %w", orderID, err)
+	}
+	return cmd, true, nil
+}
+
+// legacyIntake answers, for as long as their keys live, for requests accepted before an
+// upgrade to atomic batches: their claims and pending copies are in the idempotency bucket.
+type legacyIntake struct {
+	kv    *KVIntake
+	until time.Time
+	now   func() time.Time
+}
+
+// newLegacyIntake returns nil (no checks) when the bucket holds no key.
+func newLegacyIntake(ctx context.Context, kv *KVIntake, ttl time.Duration) (*legacyIntake, error) {
+	holds, err := kv.keys.holdsKeys(ctx)
+	if err != nil || !holds {
+		return nil, err
+	}
+	return &legacyIntake{kv: kv, until: time.Now().Add(ttl), now: time.Now}, nil
+}
+
+func (l *legacyIntake) active() bool { return l != nil && l.now().Before(l.until) }
+
+// accept finishes a request whose key the bucket holds, as KVIntake would; found is false
+// when the bucket does not hold it.
+func (l *legacyIntake) accept(ctx context.Context, a events.Acceptance) (events.IdempotencyRecordV1, bool, error) {
+	if !l.active() {
+		return events.IdempotencyRecordV1{}, false, nil
+	}
+	held, found, err := l.kv.keys.Lookup(ctx, a.Scope, a.Key)
+	if !found || err != nil || held.RequestHash != a.Claim.RequestHash {
+		return held, found, err
+	}
+	return held, true, l.kv.store(ctx, a, held) // its command may not have been stored yet
+}
+
+func (l *legacyIntake) accepted(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error) {
+	if !l.active() {
+		return events.PlaceOrderV1{}, false, nil
+	}
+	return l.kv.Accepted(ctx, orderID)
+}
+
+// Intake is how the ingest stores accepted orders: a BatchIntake, or a KVIntake on an older
+// server.
+type Intake interface {
+	Accept(ctx context.Context, a events.Acceptance) (events.IdempotencyRecordV1, error)
+	Accepted(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error)
+}
+
+// NewIntake returns a BatchIntake when the server js is connected to has atomic batches
+// (batched true), and a KVIntake otherwise. kv is the idempotency bucket; cfg.Legacy is set
+// from it.
+func NewIntake(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, pub *EnvelopePublisher, cfg BatchIntakeConfig) (in Intake, batched bool, err error) {
+	keys, err := NewIdempotencyKeys(kv)
+	if err != nil {
+		return nil, false, err
+	}
+	legacy, err := NewKVIntake(keys, pub)
+	if err != nil || !SupportsAtomicBatches(js) {
+		return legacy, false, err
+	}
+	cfg.Legacy = legacy
+	batch, err := NewBatchIntake(ctx, js, pub, cfg)
+	return batch, true, err
+}
+
+// SupportsAtomicBatches reports whether the server js is connected to is AtomicBatchMinVersion
+// or later.
+func SupportsAtomicBatches(js jetstream.JetStream) bool {
+	return versionAtLeast(js.Conn().ConnectedServerVersion(), AtomicBatchMinVersion)
+}
+
+func versionAtLeast(have, want string) bool {
+	h, w := versionParts(have), versionParts(want)
+	for i := range h {
+		if h[i] != w[i] {
+			return h[i] > w[i]
+		}
+	}
+	return true
+}
+
+// versionParts reads "2.15.2" (or "2.15.2-beta") as [2 15 2]; what it cannot read is 0.
+func versionParts(v string) [3]int {
+	var parts [3]int
+	for i := range parts {
+		end := 0
+		for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+			end++
+		}
+		parts[i], _ = strconv.Atoi(v[:end])
+		if end < len(v) && v[end] == '.' {
+			end++
+		}
+		v = v[end:]
+	}
+	return parts
+}

@@ -1,0 +1,198 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/broker"
+	"github.com/shopflow/orders/internal/testenv"
+)
+
+// acceptance is a request for key whose order, if it wins the key, is a new one.
+func acceptance(key string) events.Acceptance {
+	claim := events.IdempotencyRecordV1{RequestHash: "hash-" + key, OrderID: uuid.NewString(), AcceptedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	return events.Acceptance{Scope: "shop", Key: key, Claim: claim,
+		Command: func(held events.IdempotencyRecordV1) (events.Envelope, events.PlaceOrderV1, error) {
+			p := order.PlaceParams{ID: held.OrderID, Storefront: "shop", CustomerID: "c", Currency: "EUR",
+				Lines: []order.Line{{SKU: "SKU-1", Quantity: 1, UnitPrice: 100}}, PaymentToken: "tok_visa", AcceptedAt: held.AcceptedAt}
+			cmd, err := events.NewPlaceOrder(p, "corr")
+			return cmd, events.PlaceOrderV1{OrderID: p.ID, Storefront: p.Storefront, AcceptedAt: p.AcceptedAt}, err
+		}}
+}
+
+func newBatchIntake(t *testing.T, observe func(int)) (*broker.BatchIntake, jetstream.JetStream) {
+	t.Helper()
+	ctx := context.Background()
+	js := testenv.Connect(t, testenv.JetStream(t))
+	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := broker.NewEnvelopePublisher(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, batched, err := broker.NewIntake(ctx, js, kv, pub, broker.BatchIntakeConfig{Observe: observe})
+	if err != nil || !batched {
+		t.Fatalf("NewIntake: batched %v, %v", batched, err)
+	}
+	return in.(*broker.BatchIntake), js
+}
+
+func placeCommands(t *testing.T, js jetstream.JetStream) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), events.StreamCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(events.SubjectPlaceOrder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[events.SubjectPlaceOrder]
+}
+
+// A batch holding replays of keys stored by earlier batches is split until its new orders are
+// stored, each once, and every replay gets the record that holds its key.
+func TestBatchWithReplaysIsSplitAndEveryRequestAnswered(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var sizes []int
+	in, js := newBatchIntake(t, func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() })
+	ctx := context.Background()
+	const stored = 10
+	original := make([]events.IdempotencyRecordV1, stored)
+	for i := range stored {
+		a := acceptance(fmt.Sprintf("old-%d", i))
+		held, err := in.Accept(ctx, a)
+		if err != nil || held != a.Claim {
+			t.Fatalf("first request of old-%d: held %+v, %v", i, held, err)
+		}
+		original[i] = held
+	}
+
+	release := make(chan struct{})
+	in.HoldFirstBatch(release)
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = in.Accept(ctx, acceptance("blocker")) })
+	for in.Queued() != 0 { // the blocker's batch holds the only slot
+		time.Sleep(time.Millisecond)
+	}
+	replays := make([]events.IdempotencyRecordV1, stored)
+	fresh := make([]events.Acceptance, stored)
+	freshHeld := make([]events.IdempotencyRecordV1, stored)
+	errs := make(chan error, 2*stored)
+	for i := range stored {
+		fresh[i] = acceptance(fmt.Sprintf("new-%d", i))
+		wg.Go(func() {
+			var err error
+			replays[i], err = in.Accept(ctx, acceptance(fmt.Sprintf("old-%d", i)))
+			errs <- err
+		})
+		wg.Go(func() {
+			var err error
+			freshHeld[i], err = in.Accept(ctx, fresh[i])
+			errs <- err
+		})
+	}
+	for in.Queued() != 2*stored {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Accept: %v", err)
+		}
+	}
+	for i := range stored {
+		if replays[i] != original[i] {
+			t.Errorf("replay of old-%d held %+v, want the first request's %+v", i, replays[i], original[i])
+		}
+		if freshHeld[i] != fresh[i].Claim {
+			t.Errorf("new-%d held %+v, want its own claim", i, freshHeld[i])
+		}
+		if cmd, found, err := in.Accepted(ctx, fresh[i].Claim.OrderID); err != nil || !found || cmd.OrderID != fresh[i].Claim.OrderID {
+			t.Errorf("pending copy of new-%d: %+v %v %v", i, cmd, found, err)
+		}
+	}
+	if got, want := placeCommands(t, js), uint64(2*stored+1); got != want {
+		t.Errorf("%d PlaceOrder commands stored, want %d (each order once)", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if i := slices.Index(sizes, 2*stored); i < 0 || len(sizes) <= i+1 {
+		t.Errorf("batch sizes %v: want a batch of %d, split after", sizes, 2*stored)
+	}
+	t.Logf("batch sizes: %v", sizes)
+}
+
+// After an upgrade, a key claimed in the idempotency bucket by the older ingest is still a
+// replay, and an order accepted then still reads as pending.
+func TestBatchIntakeAnswersForKeysOfTheBucket(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	js := testenv.Connect(t, testenv.JetStream(t))
+	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := broker.NewEnvelopePublisher(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := broker.NewIdempotencyKeys(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := broker.NewKVIntake(keys, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := acceptance("before-upgrade")
+	if held, err := old.Accept(ctx, before); err != nil || held != before.Claim {
+		t.Fatalf("older ingest: %+v, %v", held, err)
+	}
+
+	in, batched, err := broker.NewIntake(ctx, js, kv, pub, broker.BatchIntakeConfig{})
+	if err != nil || !batched {
+		t.Fatalf("NewIntake: batched %v, %v", batched, err)
+	}
+	retry := acceptance("before-upgrade")
+	if held, err := in.Accept(ctx, retry); err != nil || held != before.Claim {
+		t.Errorf("retry after the upgrade held %+v (%v), want the older ingest's %+v", held, err, before.Claim)
+	}
+	if cmd, found, err := in.Accepted(ctx, before.Claim.OrderID); err != nil || !found {
+		t.Errorf("order accepted before the upgrade: found %v, %v (%+v)", found, err, cmd)
+	}
+	if got := placeCommands(t, js); got != 1 {
+		t.Errorf("%d PlaceOrder commands stored, want 1", got)
+	}
+
+	// The pending copy lives as long as the key.
+	s, err := js.Stream(ctx, events.StreamCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := acceptance("after-upgrade")
+	if _, err := in.Accept(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, events.SubjectAcceptedPrefix+fresh.Claim.OrderID)
+	if err != nil {
+		t.Fatalf("pending copy: %v", err)
+	}
+	if ttl := m.Header.Get(jetstream.MsgTTLHeader); ttl != (24 * time.Hour).String() {
+		t.Errorf("pending copy's Nats-TTL %q, want %q", ttl, (24 * time.Hour).String())
+	}
+}
