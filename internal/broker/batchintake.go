@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,8 +30,8 @@ import (
 // The claim and the copy carry a Nats-TTL of the key's lifetime (24 h); the command stays as
 // long as the stream keeps commands. A batch is all or nothing, so a claim is never stored
 // without its command: a replay of a key only reads the claim back. A batch rejected because
-// one of its keys was claimed already is split in halves and sent again until the others are
-// stored and the replays are found.
+// one of its keys was claimed already reads its keys' claims, answers the replays with them,
+// and sends the others again.
 //
 // A 202 waits for the batch's ack: stored and, with sync_interval: always or a replicated
 // stream, synced. There is no flush timer: a batch forms from the requests that arrived while
@@ -179,9 +180,10 @@ func (in *BatchIntake) send(group []*batching.Item[*acceptance]) {
 	in.publish(leaders)
 }
 
-// publish stores group in one atomic batch. A batch rejected for a key claimed already is
-// split in halves, each published again; an order alone whose claim is rejected reads the
-// claim that holds its key.
+// publish stores group in one atomic batch. A batch rejected for a key claimed already reads
+// the claims of its keys: the orders whose key is held are answered with the record that holds
+// it, and the others are sent again as one batch. (A conflict no read explains, a claim that
+// expired or was taken meanwhile, splits the batch in halves instead.)
 func (in *BatchIntake) publish(group []*batching.Item[*acceptance]) {
 	if in.sizes != nil {
 		in.sizes(len(group))
@@ -204,14 +206,50 @@ func (in *BatchIntake) publish(group []*batching.Item[*acceptance]) {
 		for _, it := range group {
 			finish(it, events.IdempotencyRecordV1{}, err)
 		}
-	case len(group) > 1:
-		half := len(group) / 2
-		in.publish(group[:half])
-		in.publish(group[half:])
 	default:
-		held, err := in.readClaim(ctx, group[0].Value.claimSubj)
-		finish(group[0], held, err)
+		rest := in.answerReplays(ctx, group)
+		switch {
+		case len(rest) == 0:
+		case len(rest) < len(group):
+			in.publish(rest)
+		case len(rest) > 1:
+			half := len(rest) / 2
+			in.publish(rest[:half])
+			in.publish(rest[half:])
+		default:
+			finish(rest[0], events.IdempotencyRecordV1{}, fmt.Errorf("%w: idempotency key claimed and gone (expired) at once", fault.ErrUnavailable))
+		}
 	}
+}
+
+// answerReplays reads the claims of group's keys (concurrently: reads, no sync) and finishes
+// the orders whose key is held, or whose claim cannot be read; it returns the others.
+func (in *BatchIntake) answerReplays(ctx context.Context, group []*batching.Item[*acceptance]) []*batching.Item[*acceptance] {
+	type claimRead struct {
+		held  events.IdempotencyRecordV1
+		found bool
+		err   error
+	}
+	reads := make([]claimRead, len(group))
+	var wg sync.WaitGroup
+	for i, it := range group {
+		wg.Go(func() {
+			reads[i].held, reads[i].found, reads[i].err = in.readClaim(ctx, it.Value.claimSubj)
+		})
+	}
+	wg.Wait()
+	var rest []*batching.Item[*acceptance]
+	for i, it := range group {
+		switch r := reads[i]; {
+		case r.err != nil:
+			finish(it, events.IdempotencyRecordV1{}, r.err)
+		case r.found:
+			finish(it, r.held, nil)
+		default:
+			rest = append(rest, it)
+		}
+	}
+	return rest
 }
 
 // finish ends it, and the requests of the same key that waited on it, with held and err.
@@ -237,22 +275,20 @@ func claimedAlready(err error) bool {
 	return false
 }
 
-// readClaim reads the claim stored under subj.
-func (in *BatchIntake) readClaim(ctx context.Context, subj string) (events.IdempotencyRecordV1, error) {
+// readClaim reads the claim stored under subj; found is false when there is none.
+func (in *BatchIntake) readClaim(ctx context.Context, subj string) (events.IdempotencyRecordV1, bool, error) {
 	m, err := in.stream.GetLastMsgForSubject(ctx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		// Rejected as claimed, and gone when read: it expired in between. The caller's next
-		// try claims it afresh.
-		return events.IdempotencyRecordV1{}, fmt.Errorf("%w: idempotency key expired while claimed", fault.ErrUnavailable)
+		return events.IdempotencyRecordV1{}, false, nil
 	}
 	if err != nil {
-		return events.IdempotencyRecordV1{}, fmt.Errorf("read idempotency claim: %w", err)
+		return events.IdempotencyRecordV1{}, false, fmt.Errorf("read idempotency claim: %w", err)
 	}
 	var held events.IdempotencyRecordV1
 	if err := json.Unmarshal(m.Data, &held); err != nil {
-		return events.IdempotencyRecordV1{}, fmt.Errorf("decode idempotency claim %s: %w", subj, err)
+		return events.IdempotencyRecordV1{}, false, fmt.Errorf("decode idempotency claim %s: %w", subj, err)
 	}
-	return held, nil
+	return held, true, nil
 }
 
 // Accepted reads the pending copy of an accepted order (one JetStream round trip); found is
