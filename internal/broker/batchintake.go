@@ -194,9 +194,7 @@ func (in *BatchIntake) publish(group []*batching.Item[*acceptance]) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchDeadline)
 	defer cancel()
-	// No flow control: the batch's messages follow each other on one connection, and only the
-	// commit waits (one round trip per batch).
-	_, err := jetstreamext.PublishMsgBatch(ctx, in.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+	_, err := publishBatch(ctx, in.js, msgs)
 	switch {
 	case err == nil:
 		for _, it := range group {
@@ -252,6 +250,12 @@ func (in *BatchIntake) answerReplays(ctx context.Context, group []*batching.Item
 	return rest
 }
 
+// publishBatch stores msgs in one atomic batch. No flow control: the batch's messages follow
+// each other on one connection, and only the commit waits (one round trip per batch).
+func publishBatch(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
+	return jetstreamext.PublishMsgBatch(ctx, js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+}
+
 // finish ends it, and the requests of the same key that waited on it, with held and err.
 func finish(it *batching.Item[*acceptance], held events.IdempotencyRecordV1, err error) {
 	for _, same := range append(it.Value.same, it) {
@@ -269,7 +273,7 @@ func claimedAlready(err error) bool {
 	}
 	switch apiErr.ErrorCode {
 	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant,
-		jetstreamext.JSErrCodeBatchPublishDuplicateMsgID:
+		jetstreamext.JSErrCodeBatchPublishDuplicateMsgID, errCodeDuplicateMessageConflict:
 		return true
 	}
 	return false

@@ -3,8 +3,10 @@ package broker_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +31,7 @@ func acceptance(key string) events.Acceptance {
 		}}
 }
 
-func newBatchIntake(t *testing.T, observe func(int)) (*broker.BatchIntake, jetstream.JetStream) {
+func newBatchIntake(t testing.TB, observe func(int)) (*broker.BatchIntake, jetstream.JetStream) {
 	t.Helper()
 	ctx := context.Background()
 	js := testenv.Connect(t, testenv.JetStream(t))
@@ -48,7 +50,7 @@ func newBatchIntake(t *testing.T, observe func(int)) (*broker.BatchIntake, jetst
 	return in.(*broker.BatchIntake), js
 }
 
-func placeCommands(t *testing.T, js jetstream.JetStream) uint64 {
+func placeCommands(t testing.TB, js jetstream.JetStream) uint64 {
 	t.Helper()
 	s, err := js.Stream(context.Background(), events.StreamCommands)
 	if err != nil {
@@ -195,4 +197,45 @@ func TestBatchIntakeAnswersForKeysOfTheBucket(t *testing.T) {
 	if ttl := m.Header.Get(jetstream.MsgTTLHeader); ttl != (24 * time.Hour).String() {
 		t.Errorf("pending copy's Nats-TTL %q, want %q", ttl, (24 * time.Hour).String())
 	}
+}
+
+// BenchmarkKeysKept accepts b.N orders (64 callers at a time) through an embedded nats-server
+// and reports what the server keeps for them while their keys live: heap (the in-process
+// server's subject index, write cache and Nats-Msg-Id window; an upper bound of what a
+// server keeps per key) and stream bytes per order (claim, command and pending copy).
+// go test -run '^$' -bench KeysKept -benchtime 200000x ./internal/broker
+func BenchmarkKeysKept(b *testing.B) {
+	in, js := newBatchIntake(b, nil)
+	ctx := context.Background()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if _, err := in.Accept(ctx, acceptance(fmt.Sprintf("bench-%d", i))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	s, err := js.Stream(ctx, events.StreamCommands)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(b.N), "heap-B/order")
+	b.ReportMetric(float64(info.State.Bytes)/float64(b.N), "stream-B/order")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
 }

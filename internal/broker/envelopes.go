@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shopflow/orders/domain/fault"
@@ -21,6 +22,7 @@ import (
 // to JetStream through messaging.Publisher, the program's one publish path, waiting for each
 // to be stored.
 type EnvelopePublisher struct {
+	js       jetstream.JetStream
 	pub      *messaging.Publisher
 	observer prometheus.Observer
 	tracer   trace.Tracer
@@ -50,7 +52,7 @@ func NewEnvelopePublisher(js jetstream.JetStream, opts ...EnvelopePublisherOptio
 	if err != nil {
 		return nil, fmt.Errorf("broker: NewEnvelopePublisher: %w", err)
 	}
-	p := &EnvelopePublisher{pub: pub}
+	p := &EnvelopePublisher{js: js, pub: pub}
 	for _, o := range opts {
 		o(p)
 	}
@@ -75,6 +77,35 @@ func (p *EnvelopePublisher) Publish(ctx context.Context, envs ...events.Envelope
 	}
 	return nil
 }
+
+// ErrStoredBefore is returned by PublishAtomic when the batch held a message whose
+// Nats-Msg-Id JetStream has stored before (a retry after a crash between publish and
+// bookkeeping): an atomic batch takes no duplicate, so nothing of it was stored, and the
+// caller publishes the envelopes with Publish, which absorbs the duplicates.
+var ErrStoredBefore = errors.New("broker: the batch holds a message stored before")
+
+// PublishAtomic stores envs in one atomic batch, in their order, all or none: one synced write
+// for all. The stream must allow atomic batches (EnsureTopology sets it on a server since
+// AtomicBatchMinVersion) and envs must fit a batch (1,000 messages). Failures wrap
+// fault.ErrUnavailable, or are ErrStoredBefore.
+func (p *EnvelopePublisher) PublishAtomic(ctx context.Context, envs ...events.Envelope) error {
+	defer p.timed(time.Now())
+	msgs, end := p.messages(ctx, envs)
+	_, err := publishBatch(ctx, p.js, msgs)
+	end(err)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstreamext.JSErrCodeBatchPublishDuplicateMsgID || apiErr.ErrorCode == errCodeDuplicateMessageConflict) {
+		return fmt.Errorf("%w: %w", ErrStoredBefore, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: atomic batch of %d: %w", fault.ErrUnavailable, len(envs), err)
+	}
+	return nil
+}
+
+// errCodeDuplicateMessageConflict is nats-server's JSStreamDuplicateMessageConflict: a batch's
+// Nats-Msg-Id is being stored by another publish right now.
+const errCodeDuplicateMessageConflict jetstream.ErrorCode = 10158
 
 // timed records, when the publisher is Timed, the time since start as one publish's latency.
 func (p *EnvelopePublisher) timed(start time.Time) {

@@ -64,8 +64,9 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg TopologyCon
 	}
 	if SupportsAtomicBatches(js) {
 		// The ingest stores each batch of accepted orders, with their keys' claims, in one
-		// atomic batch (BatchIntake).
+		// atomic batch (BatchIntake), and the relay each batch of outbox rows.
 		streams[0].AllowAtomicPublish, streams[0].AllowMsgTTL = true, true
+		streams[1].AllowAtomicPublish = true
 	}
 	var errs []error
 	for _, sc := range streams {

@@ -32,11 +32,25 @@ type Publisher interface {
 	Publish(ctx context.Context, envs ...events.Envelope) error
 }
 
+// AtomicPublisher is a Publisher that can also store envelopes in one all-or-nothing batch,
+// in their order (one synced write for all).
+type AtomicPublisher interface {
+	Publisher
+	PublishAtomic(ctx context.Context, envs ...events.Envelope) error
+}
+
 // Config tunes the relay.
 type Config struct {
 	BatchSize    int           // rows per transaction; default 256
 	PollInterval time.Duration // longest wait without a notification; default 1s
+	// Atomic publishes each batch of rows as one atomic batch when the publisher is an
+	// AtomicPublisher (the stream must allow it), and falls back to waves for a batch that
+	// fails so (it holds an event stored before, after a crash, which an atomic batch refuses).
+	Atomic bool
 }
+
+// maxAtomicBatch is the most messages nats-server takes in one atomic batch.
+const maxAtomicBatch = 1000
 
 // Relay runs the outbox → JetStream loop.
 type Relay struct {
@@ -124,9 +138,20 @@ const publishTimeout = 10 * time.Second
 // the earlier one after it. A wave holds at most one event per order, and the next wave starts
 // only once JetStream acknowledged the whole wave, so an order's events are stored in the order
 // they were written even when a batch fails part way (the retry's repeats are deduplicated).
+//
+// With Config.Atomic, the batch is first sent as one atomic batch: stored in order, all or
+// none, so no wave is needed. Any failure of it (an event stored before, a server that went
+// away) falls back to waves, whose repeats JetStream deduplicates.
 func (r *Relay) publish(ctx context.Context, envs []events.Envelope) error {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
+	if atomic, ok := r.pub.(AtomicPublisher); ok && r.cfg.Atomic && len(envs) <= maxAtomicBatch {
+		err := atomic.PublishAtomic(ctx, envs...)
+		if err == nil {
+			return nil
+		}
+		r.log.DebugContext(ctx, "atomic batch refused; publishing in waves", "events", len(envs), "err", err)
+	}
 	return publishInWaves(ctx, r.pub, envs)
 }
 

@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -126,4 +128,41 @@ func storedIDs(t *testing.T, js jetstream.JetStream, order string) []string {
 		}
 	}
 	return out
+}
+
+// With Config.Atomic a batch is stored as one atomic batch; one holding an event stored
+// before (a relay that crashed between publish and delete) is refused whole by JetStream, and
+// the relay stores it in waves instead: every event once, each order's in its order.
+func TestAtomicBatchFallsBackToWavesOverAnEventStoredBefore(t *testing.T) {
+	ctx := context.Background()
+	js := testenv.Connect(t, testenv.JetStream(t))
+	pub, err := broker.NewEnvelopePublisher(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Relay{pub: pub, cfg: Config{Atomic: true}, log: slog.New(slog.DiscardHandler)}
+
+	a, b := uuid.NewString(), uuid.NewString()
+	fresh := []events.Envelope{env(a, events.NameOrderPlaced), env(b, events.NameOrderPlaced), env(a, events.NameStockReserved)}
+	if err := r.publish(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedIDs(t, js, a); !slices.Equal(got, []string{fresh[0].ID, fresh[2].ID}) {
+		t.Errorf("order %s stored as %v", a, got)
+	}
+	if err := pub.PublishAtomic(ctx, fresh[1]); !errors.Is(err, broker.ErrStoredBefore) {
+		t.Errorf("an atomic batch of an event stored before: %v, want ErrStoredBefore", err)
+	}
+
+	c := uuid.NewString()
+	retried := []events.Envelope{fresh[1], env(c, events.NameOrderPlaced), env(b, events.NameOrderRejected), env(c, events.NameStockReserved)}
+	if err := r.publish(ctx, retried); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storedIDs(t, js, b), []string{fresh[1].ID, retried[2].ID}; !slices.Equal(got, want) {
+		t.Errorf("order %s stored as %v, want %v (once each)", b, got, want)
+	}
+	if got, want := storedIDs(t, js, c), []string{retried[1].ID, retried[3].ID}; !slices.Equal(got, want) {
+		t.Errorf("order %s stored as %v, want %v", c, got, want)
+	}
 }
