@@ -127,7 +127,7 @@ func (in *BatchIntake) Accept(ctx context.Context, a events.Acceptance) (events.
 	if err != nil {
 		return events.IdempotencyRecordV1{}, fmt.Errorf("build command of order %s: %w", a.Claim.OrderID, err)
 	}
-	acc, end, err := in.acceptance(ctx, a, cmd, accepted)
+	acc, end, err := in.newAcceptance(ctx, a, cmd, accepted)
 	if err != nil {
 		return events.IdempotencyRecordV1{}, err
 	}
@@ -139,8 +139,8 @@ func (in *BatchIntake) Accept(ctx context.Context, a events.Acceptance) (events.
 	return acc.held, nil
 }
 
-// acceptance builds the three messages of a's order.
-func (in *BatchIntake) acceptance(ctx context.Context, a events.Acceptance, cmd events.Envelope, accepted events.PlaceOrderV1) (*acceptance, func(error), error) {
+// newAcceptance builds the three messages of a's order.
+func (in *BatchIntake) newAcceptance(ctx context.Context, a events.Acceptance, cmd events.Envelope, accepted events.PlaceOrderV1) (*acceptance, func(error), error) {
 	claim, err := json.Marshal(a.Claim)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode idempotency record: %w", err)
