@@ -77,8 +77,8 @@ func (b *bus) intake(ctx context.Context, pub *broker.EnvelopePublisher, pm *bro
 	}
 	in, batched, err := broker.NewIntake(ctx, b.js, kv, pub, broker.BatchIntakeConfig{Observe: pm.ObserveIngestBatch})
 	if err == nil && !batched {
-		log.Warn("nats-server older than "+broker.AtomicBatchMinVersion+": the ingest stores each order alone (three synced writes, no atomic batches)",
-			"server_version", b.js.Conn().ConnectedServerVersion())
+		log.Warn("the commands stream does not allow atomic batches (nats-server older than "+broker.AtomicBatchMinVersion+
+			"): the ingest stores each order alone, three synced writes", "server_version", b.js.Conn().ConnectedServerVersion())
 	}
 	return in, err
 }

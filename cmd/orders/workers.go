@@ -99,7 +99,11 @@ func newWorkers(d deps) (*workers, error) {
 			return nil, err
 		}
 		listen := func(ctx context.Context) (relay.Waiter, error) { return d.store.ListenOutbox(ctx) }
-		if w.relay, err = relay.New(d.store, listen, pub, relay.Config{Atomic: broker.SupportsAtomicBatches(d.bus.js)}, d.log, d.reg); err != nil {
+		atomic, err := broker.AtomicBatchesOn(context.Background(), d.bus.js, events.StreamEvents)
+		if err != nil {
+			return nil, err
+		}
+		if w.relay, err = relay.New(d.store, listen, pub, relay.Config{Atomic: atomic}, d.log, d.reg); err != nil {
 			return nil, err
 		}
 		w.loops = append(w.loops, w.relay.Run)

@@ -9,6 +9,8 @@ package batching
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 )
@@ -53,6 +55,11 @@ func (q *Queue[T]) Do(ctx context.Context, v T) error {
 	q.pending = append(q.pending, it)
 	q.mu.Unlock()
 	for {
+		select { // done first: a caller whose item is done returns, rather than run another group
+		case <-it.done:
+			return it.err
+		default:
+		}
 		select {
 		case <-it.done:
 			return it.err
@@ -76,10 +83,24 @@ func (q *Queue[T]) Queued() int {
 }
 
 // runGroup runs a group of what is queued in the slot its caller took, and frees the slot
-// whatever happens.
+// whatever happens. A panic of run (a bug) is the error of every item it left unfinished, so
+// that no caller waits for ever; the stack is in the error.
 func (q *Queue[T]) runGroup() {
-	defer func() { <-q.slots }()
-	if group := q.take(); len(group) > 0 {
+	var group []*Item[T]
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("batching: panic while running a group: %v\n%s", r, debug.Stack())
+			for _, it := range group {
+				select {
+				case <-it.done:
+				default:
+					it.Done(err)
+				}
+			}
+		}
+		<-q.slots
+	}()
+	if group = q.take(); len(group) > 0 {
 		q.run(group)
 	}
 }

@@ -3,6 +3,7 @@ package batching_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,5 +79,31 @@ func TestCallerGivingUpWithdrawsOnlyAQueuedItem(t *testing.T) {
 	}
 	if q.Queued() != 0 || len(ran) != 0 {
 		t.Fatalf("withdrawn item ran or stayed queued (queued %d, ran %d more)", q.Queued(), len(ran))
+	}
+}
+
+// A group whose run panics (a bug) finishes the items it left with an error: no caller waits
+// for ever, and the queue goes on.
+func TestPanickingGroupFinishesItsItems(t *testing.T) {
+	var calls int
+	q := batching.New(1, 8, func(group []*batching.Item[int]) {
+		calls++
+		if calls == 1 {
+			group[0].Done(nil)
+			panic("a bug")
+		}
+		for _, it := range group {
+			it.Done(nil)
+		}
+	})
+	if err := q.Do(context.Background(), 1); err != nil {
+		t.Fatalf("the item finished before the panic got %v", err)
+	}
+	q2 := batching.New(1, 8, func(group []*batching.Item[int]) { panic("a bug") })
+	if err := q2.Do(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "panic") {
+		t.Fatalf("an item the panicking group left got %v, want the panic as its error", err)
+	}
+	if err := q.Do(context.Background(), 2); err != nil {
+		t.Fatalf("the queue after a panic: %v", err)
 	}
 }

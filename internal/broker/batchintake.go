@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,6 +45,9 @@ type BatchIntake struct {
 	queue  *batching.Queue[*acceptance]
 	sizes  func(int)
 	legacy *legacyIntake
+	// maxMsgs is the most messages a batch may hold: maxBatchMsgs, or less once the server
+	// refused a batch as too large (its max_batch_size is lower).
+	maxMsgs atomic.Int64
 }
 
 // BatchIntakeConfig configures a BatchIntake.
@@ -68,10 +72,18 @@ const AtomicBatchMinVersion = "2.15.0"
 
 const (
 	defaultBatchOrders = 100
-	// batchDeadline bounds one batch's publish, ack included. A caller waits for the outcome of
-	// a batch that holds its order, so this is also what a try of the API waits at most (its
-	// ingestAttempt is a second too): a healthy server acks a batch in milliseconds.
+	msgsPerOrder       = 3
+	// maxBatchMsgs is nats-server's default max_batch_size: a batch of more is refused.
+	maxBatchMsgs = 1000
+	// errCodeBatchTooLarge is JSAtomicPublishTooLargeBatchErrF: more messages than the
+	// server's max_batch_size.
+	errCodeBatchTooLarge jetstream.ErrorCode = 10199
+	// batchDeadline bounds one batch's publish, ack included, and groupDeadline a whole group
+	// (its batches, and the reads and resends a conflict needs). A caller waits for the outcome
+	// of the group that holds its order, so this is also about what a try of the API waits at
+	// most (its ingestAttempt is a second): a healthy server acks a batch in milliseconds.
 	batchDeadline = time.Second
+	groupDeadline = 1500 * time.Millisecond
 )
 
 // acceptance is one order of a batch.
@@ -104,6 +116,7 @@ func NewBatchIntake(ctx context.Context, js jetstream.JetStream, pub *EnvelopePu
 		cfg.MaxOrders = defaultBatchOrders
 	}
 	in := &BatchIntake{js: js, stream: stream, pub: pub, ttl: cfg.TTL.String(), sizes: cfg.Observe}
+	in.maxMsgs.Store(maxBatchMsgs)
 	in.queue = batching.New(1, cfg.MaxOrders, in.send)
 	if cfg.Legacy != nil {
 		if in.legacy, err = newLegacyIntake(ctx, cfg.Legacy, cfg.TTL); err != nil {
@@ -133,8 +146,11 @@ func (in *BatchIntake) Accept(ctx context.Context, a events.Acceptance) (events.
 	}
 	err = in.queue.Do(ctx, acc)
 	end(err)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, fault.ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", fault.ErrUnavailable, err) // gave up while queued
+	}
 	if err != nil {
-		return events.IdempotencyRecordV1{}, fmt.Errorf("%w: store order %s: %w", fault.ErrUnavailable, a.Claim.OrderID, err)
+		return events.IdempotencyRecordV1{}, fmt.Errorf("store order %s: %w", a.Claim.OrderID, err)
 	}
 	return acc.held, nil
 }
@@ -163,9 +179,10 @@ func (in *BatchIntake) newAcceptance(ctx context.Context, a events.Acceptance, c
 	return acc, end, nil
 }
 
-// send stores group as one batch (batching.Queue's run function). Requests of one key in the
-// group (a client retrying while its first try waits) are not sent twice: the first one's
-// outcome is theirs.
+// send stores group (batching.Queue's run function). Requests of one key in the group (a
+// client retrying while its first try waits) are not sent twice: the first one's outcome is
+// theirs. The group, its batches and the reads they need, has one deadline: an order still
+// unstored by then gets fault.ErrUnavailable, and its caller tries again or answers 503.
 func (in *BatchIntake) send(group []*batching.Item[*acceptance]) {
 	first := make(map[string]*acceptance, len(group))
 	leaders := group[:0:0]
@@ -177,46 +194,70 @@ func (in *BatchIntake) send(group []*batching.Item[*acceptance]) {
 		first[it.Value.claimSubj] = it.Value
 		leaders = append(leaders, it)
 	}
-	in.publish(leaders)
+	ctx, cancel := context.WithTimeout(context.Background(), groupDeadline)
+	defer cancel()
+	for len(leaders) > 0 {
+		n := min(len(leaders), max(1, int(in.maxMsgs.Load())/msgsPerOrder))
+		in.publish(ctx, leaders[:n])
+		leaders = leaders[n:]
+	}
 }
 
 // publish stores group in one atomic batch. A batch rejected for a key claimed already reads
 // the claims of its keys: the orders whose key is held are answered with the record that holds
-// it, and the others are sent again as one batch. (A conflict no read explains, a claim that
-// expired or was taken meanwhile, splits the batch in halves instead.)
-func (in *BatchIntake) publish(group []*batching.Item[*acceptance]) {
+// it, and the others are sent again as one batch. A conflict no read explains (a claim that
+// expired, or one being written by another process's batch) splits the batch in halves, and
+// an order alone then gets fault.ErrUnavailable: its caller's next try finds the claim. A
+// batch larger than the server takes (its max_batch_size) is split in halves, and later
+// batches keep under that size.
+func (in *BatchIntake) publish(ctx context.Context, group []*batching.Item[*acceptance]) {
+	if ctx.Err() != nil {
+		finishAll(group, fmt.Errorf("%w: the batch ran out of time before it was stored", fault.ErrUnavailable))
+		return
+	}
 	if in.sizes != nil {
 		in.sizes(len(group))
 	}
-	msgs := make([]*nats.Msg, 0, 3*len(group))
+	msgs := make([]*nats.Msg, 0, msgsPerOrder*len(group))
 	for _, it := range group {
 		msgs = append(msgs, it.Value.msgs...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchDeadline)
-	defer cancel()
-	_, err := publishBatch(ctx, in.js, msgs)
+	pctx, cancel := context.WithTimeout(ctx, batchDeadline)
+	_, err := publishBatch(pctx, in.js, msgs)
+	cancel()
 	switch {
 	case err == nil:
 		for _, it := range group {
 			finish(it, it.Value.claim, nil)
 		}
+	case errorCode(err) == errCodeBatchTooLarge && len(group) > 1:
+		in.maxMsgs.Store(min(in.maxMsgs.Load(), int64(len(msgs)/2)))
+		in.halves(ctx, group)
 	case !claimedAlready(err):
-		for _, it := range group {
-			finish(it, events.IdempotencyRecordV1{}, err)
-		}
+		finishAll(group, fmt.Errorf("%w: store a batch of %d orders: %w", fault.ErrUnavailable, len(group), err))
 	default:
 		rest := in.answerReplays(ctx, group)
 		switch {
 		case len(rest) == 0:
 		case len(rest) < len(group):
-			in.publish(rest)
+			in.publish(ctx, rest)
 		case len(rest) > 1:
-			half := len(rest) / 2
-			in.publish(rest[:half])
-			in.publish(rest[half:])
+			in.halves(ctx, rest)
 		default:
-			finish(rest[0], events.IdempotencyRecordV1{}, fmt.Errorf("%w: idempotency key claimed and gone (expired) at once", fault.ErrUnavailable))
+			finish(rest[0], events.IdempotencyRecordV1{}, fmt.Errorf("%w: idempotency key claimed by another batch, not readable yet", fault.ErrUnavailable))
 		}
+	}
+}
+
+func (in *BatchIntake) halves(ctx context.Context, group []*batching.Item[*acceptance]) {
+	half := len(group) / 2
+	in.publish(ctx, group[:half])
+	in.publish(ctx, group[half:])
+}
+
+func finishAll(group []*batching.Item[*acceptance], err error) {
+	for _, it := range group {
+		finish(it, events.IdempotencyRecordV1{}, err)
 	}
 }
 
@@ -267,16 +308,21 @@ func finish(it *batching.Item[*acceptance], held events.IdempotencyRecordV1, err
 // claimedAlready reports whether a batch was rejected because one of its claims found its key
 // claimed (or, the same thing, one of its commands stored already).
 func claimedAlready(err error) bool {
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	switch apiErr.ErrorCode {
+	switch errorCode(err) {
 	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant,
 		jetstreamext.JSErrCodeBatchPublishDuplicateMsgID, errCodeDuplicateMessageConflict:
 		return true
 	}
 	return false
+}
+
+// errorCode is the JetStream error code of err, or 0.
+func errorCode(err error) jetstream.ErrorCode {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode
+	}
+	return 0
 }
 
 // readClaim reads the claim stored under subj; found is false when there is none.
@@ -286,7 +332,7 @@ func (in *BatchIntake) readClaim(ctx context.Context, subj string) (events.Idemp
 		return events.IdempotencyRecordV1{}, false, nil
 	}
 	if err != nil {
-		return events.IdempotencyRecordV1{}, false, fmt.Errorf("read idempotency claim: %w", err)
+		return events.IdempotencyRecordV1{}, false, fmt.Errorf("%w: read idempotency claim: %w", fault.ErrUnavailable, err)
 	}
 	var held events.IdempotencyRecordV1
 	if err := json.Unmarshal(m.Data, &held); err != nil {
@@ -358,8 +404,9 @@ type Intake interface {
 	Accepted(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error)
 }
 
-// NewIntake returns a BatchIntake when the server js is connected to has atomic batches
-// (batched true), and a KVIntake otherwise. kv is the idempotency bucket; cfg.Legacy is set
+// NewIntake returns a BatchIntake when the commands stream allows atomic batches and message
+// TTLs (batched true; EnsureTopology turns them on from nats-server AtomicBatchMinVersion),
+// and a KVIntake otherwise. kv is the idempotency bucket; cfg.Legacy is set
 // from it.
 func NewIntake(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, pub *EnvelopePublisher, cfg BatchIntakeConfig) (in Intake, batched bool, err error) {
 	keys, err := NewIdempotencyKeys(kv)
@@ -367,7 +414,10 @@ func NewIntake(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValu
 		return nil, false, err
 	}
 	legacy, err := NewKVIntake(keys, pub)
-	if err != nil || !SupportsAtomicBatches(js) {
+	if err != nil {
+		return nil, false, err
+	}
+	if on, err := AtomicBatchesOn(ctx, js, events.StreamCommands); err != nil || !on {
 		return legacy, false, err
 	}
 	cfg.Legacy = legacy
@@ -375,9 +425,9 @@ func NewIntake(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValu
 	return batch, true, err
 }
 
-// SupportsAtomicBatches reports whether the server js is connected to is AtomicBatchMinVersion
+// supportsAtomicBatches reports whether the server js is connected to is AtomicBatchMinVersion
 // or later.
-func SupportsAtomicBatches(js jetstream.JetStream) bool {
+func supportsAtomicBatches(js jetstream.JetStream) bool {
 	return versionAtLeast(js.Conn().ConnectedServerVersion(), AtomicBatchMinVersion)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shopflow/orders/domain/order"
@@ -250,4 +251,79 @@ func BenchmarkKeysKept(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(b.N), "kept-heap-B/order")
+}
+
+// A server whose max_batch_size is below the intake's batches refuses them as too large: the
+// intake splits them and keeps its later batches under that size, and every order is stored.
+func TestBatchesKeepUnderTheServersMaxBatchSize(t *testing.T) {
+	t.Parallel()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir(), JetStreamLimits: server.JSLimitOpts{MaxBatchSize: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(srv.Shutdown)
+	ctx := context.Background()
+	js := testenv.Connect(t, srv.ClientURL())
+	if err := broker.EnsureTopology(ctx, js, broker.TopologyConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := broker.NewEnvelopePublisher(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var sizes []int
+	intake, batched, err := broker.NewIntake(ctx, js, kv, pub, broker.BatchIntakeConfig{Observe: func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }})
+	if err != nil || !batched {
+		t.Fatalf("NewIntake: batched %v, %v", batched, err)
+	}
+	in := intake.(*broker.BatchIntake)
+	burst := func(name string, n int) {
+		release := make(chan struct{})
+		in.HoldFirstBatch(release)
+		var wg sync.WaitGroup
+		wg.Go(func() { _, _ = in.Accept(ctx, acceptance(name+"-blocker")) })
+		for in.Queued() != 0 {
+			time.Sleep(time.Millisecond)
+		}
+		for i := range n {
+			wg.Go(func() {
+				a := acceptance(fmt.Sprintf("%s-%d", name, i))
+				if held, err := in.Accept(ctx, a); err != nil || held != a.Claim {
+					t.Errorf("%s %d: held %+v, %v", name, i, held, err)
+				}
+			})
+		}
+		for in.Queued() != n {
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		wg.Wait()
+	}
+	burst("first", 40)
+	mu.Lock()
+	t.Logf("batch sizes, first burst: %v", sizes)
+	sizes = nil
+	mu.Unlock()
+	burst("second", 40)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range sizes {
+		if n > 10 {
+			t.Errorf("batch sizes after the server refused one as too large: %v, want each ≤ 10 orders (30 messages)", sizes)
+			break
+		}
+	}
+	if got := placeCommands(t, js); got != 82 {
+		t.Errorf("%d PlaceOrder commands stored, want 82", got)
+	}
 }

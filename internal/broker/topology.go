@@ -62,7 +62,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg TopologyCon
 		{Name: events.StreamEvents, Subjects: []string{events.SubjectsEvents}, MaxAge: cfg.EventsMaxAge},
 		{Name: events.StreamDeadLetters, Subjects: []string{events.SubjectsDeadLetters}},
 	}
-	if SupportsAtomicBatches(js) {
+	if supportsAtomicBatches(js) {
 		// The ingest stores each batch of accepted orders, with their keys' claims, in one
 		// atomic batch (BatchIntake), and the relay each batch of outbox rows.
 		streams[0].AllowAtomicPublish, streams[0].AllowMsgTTL = true, true
@@ -72,9 +72,14 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg TopologyCon
 	for _, sc := range streams {
 		sc.Storage = jetstream.FileStorage
 		sc.Replicas = cfg.Replicas
-		if s, err := js.Stream(ctx, sc.Name); err == nil && s.CachedInfo().Config.Replicas > sc.Replicas {
+		if s, err := js.Stream(ctx, sc.Name); err == nil {
+			have := s.CachedInfo().Config
 			// An operator scaled it up: a process with an older setting must not scale it down.
-			sc.Replicas = s.CachedInfo().Config.Replicas
+			sc.Replicas = max(sc.Replicas, have.Replicas)
+			// Once on, atomic batches and message TTLs stay on: the server refuses to turn TTLs
+			// off, and a process connected to an older node of a cluster must not try.
+			sc.AllowAtomicPublish = sc.AllowAtomicPublish || have.AllowAtomicPublish
+			sc.AllowMsgTTL = sc.AllowMsgTTL || have.AllowMsgTTL
 		}
 		sc.Duplicates = cfg.DuplicateWindow
 		sc.Retention = jetstream.LimitsPolicy
@@ -94,4 +99,16 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg TopologyCon
 		errs = append(errs, fmt.Errorf("bucket %s: %w", events.BucketIdempotency, err))
 	}
 	return errors.Join(errs...)
+}
+
+// AtomicBatchesOn reports whether the stream name allows atomic batches (and, for the commands
+// stream, message TTLs too), as EnsureTopology left it: what the ingest and the relay use
+// depends on the stream, the same for every process, not on the node a process reached.
+func AtomicBatchesOn(ctx context.Context, js jetstream.JetStream, name string) (bool, error) {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return false, fmt.Errorf("stream %s: %w", name, err)
+	}
+	c := s.CachedInfo().Config
+	return c.AllowAtomicPublish && (name != events.StreamCommands || c.AllowMsgTTL), nil
 }
