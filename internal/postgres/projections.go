@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,24 +104,27 @@ func collectEvents(rows pgx.Rows) ([]logEvent, error) {
 
 // applyEvents applies evs (one order's, in version order, after version from). It stops at a
 // gap: the missing event is not committed yet. It returns how many it applied and the highest
-// event store seq among them.
+// event store seq among them. The status counters move once for all of evs, by their net
+// change: an order that went from pending to confirmed in this call is one decrement and one
+// increment, not one of each per step (the counters are hot rows every order updates).
 func applyEvents(ctx context.Context, tx pgx.Tx, t projTables, evs []logEvent, from int) (int, int64, error) {
 	var maxSeq int64
 	n := 0
+	counts := map[string]int{}
 	for _, e := range evs {
 		if e.version != from+n+1 {
 			break
 		}
-		if err := applyEvent(ctx, tx, t, e); err != nil {
+		if err := applyEvent(ctx, tx, t, e, counts); err != nil {
 			return n, maxSeq, fmt.Errorf("apply %s v%d of %s: %w", e.name, e.version, e.orderID, err)
 		}
 		n++
 		maxSeq = max(maxSeq, e.seq)
 	}
-	return n, maxSeq, nil
+	return n, maxSeq, count(ctx, tx, t, counts)
 }
 
-func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error {
+func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, counts map[string]int) error {
 	ch, ok, err := events.DecodeOrderChange(e.name, e.payload)
 	if err != nil {
 		return fmt.Errorf("decode: %w", err)
@@ -130,7 +134,7 @@ func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error 
 	}
 	status := string(ch.Status)
 	if e.name == events.NameOrderPlaced {
-		return applyPlaced(ctx, tx, t, e, status)
+		return applyPlaced(ctx, tx, t, e, status, counts)
 	}
 	change, _ := json.Marshal([]map[string]any{{"version": e.version, "status": status, "reason": ch.Reason, "at": e.at.UTC()}})
 	var previous string
@@ -146,16 +150,12 @@ func applyEvent(ctx context.Context, tx pgx.Tx, t projTables, e logEvent) error 
 	if err != nil {
 		return err
 	}
-	if err := count(ctx, tx, t, previous, -1); err != nil {
-		return err
-	}
-	if err := count(ctx, tx, t, status, 1); err != nil {
-		return err
-	}
+	counts[previous]--
+	counts[status]++
 	return applyEffects(ctx, tx, t, e, ch.Items)
 }
 
-func applyPlaced(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, status string) error {
+func applyPlaced(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, status string, counts map[string]int) error {
 	p, err := events.DecodeOrderPlaced(e.payload)
 	if err != nil {
 		return fmt.Errorf("decode: %w", err)
@@ -165,15 +165,31 @@ func applyPlaced(ctx context.Context, tx pgx.Tx, t projTables, e logEvent, statu
 	_, err = tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (id, storefront, customer_id, currency, total, status, lines, history, accepted_at, updated_at, version)
 		VALUES ($1, $2, $3, $4, $5, $10, $6, $7, $8, $8, $9)`, t.orders),
 		e.orderID, p.Storefront, p.CustomerID, p.Currency, p.Total, lines, history, p.At, e.version, status)
-	if err != nil {
-		return err
+	if err == nil {
+		counts[status]++
 	}
-	return count(ctx, tx, t, status, 1)
+	return err
 }
 
-func count(ctx context.Context, tx pgx.Tx, t projTables, status string, delta int) error {
-	_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (status, orders) VALUES ($1, $2)
-		ON CONFLICT (status) DO UPDATE SET orders = %[1]s.orders + EXCLUDED.orders`, t.counts), status, delta)
+// count adds the non-zero deltas of counts to the status counters, in one statement, in
+// status order.
+func count(ctx context.Context, tx pgx.Tx, t projTables, counts map[string]int) error {
+	statuses := make([]string, 0, len(counts))
+	for s, d := range counts {
+		if d != 0 {
+			statuses = append(statuses, s)
+		}
+	}
+	if len(statuses) == 0 {
+		return nil
+	}
+	slices.Sort(statuses)
+	deltas := make([]int64, len(statuses))
+	for i, s := range statuses {
+		deltas[i] = int64(counts[s])
+	}
+	_, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (status, orders) SELECT * FROM unnest($1::text[], $2::bigint[])
+		ON CONFLICT (status) DO UPDATE SET orders = %[1]s.orders + EXCLUDED.orders`, t.counts), statuses, deltas)
 	return err
 }
 

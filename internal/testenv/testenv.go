@@ -122,13 +122,19 @@ func randomHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// ProjectionRows dumps every projection table, row by row, in a fixed order.
+// ProjectionRows dumps every projection table, row by row, in a fixed order. A status counter
+// at 0 is left out: it says nothing, and whether its row exists depends on how the events were
+// grouped when they were applied (the counters move by each call's net change).
 func ProjectionRows(t testing.TB, db *pgxpool.Pool) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for table, order := range map[string]string{"proj_orders": "id", "proj_sales_daily": "day, sku, currency",
 		"proj_status_counts": "status", "proj_stock": "sku"} {
-		rows, err := db.Query(context.Background(), `SELECT t::text FROM `+table+` t ORDER BY `+order)
+		where := ""
+		if table == "proj_status_counts" {
+			where = " WHERE orders <> 0"
+		}
+		rows, err := db.Query(context.Background(), `SELECT t::text FROM `+table+` t`+where+` ORDER BY `+order)
 		if err != nil {
 			t.Fatal(err)
 		}
