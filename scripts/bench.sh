@@ -15,7 +15,7 @@ db_url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
 data=$(mktemp -d)
 shop=ordk_bench_storefront_0000000000000000000000000
 adm=ordk_bench_admin_00000000000000000000000000000000
-mkdir -p bench bin
+mkdir -p bench bin && rm -f bench/rss.tsv
 
 go build -o bin/orders ./cmd/orders
 go build -o bin/loadgen ./cmd/loadgen
@@ -78,10 +78,16 @@ if [ -n "${BENCH_PROFILE:-}" ]; then # a CPU profile of the service during the l
   curl -s "http://$admin/debug/pprof/profile?seconds=${BENCH_PROFILE}" -o bench/cpu.pprof &
   prof=$!
 fi
+if [ -n "${BENCH_RSS_EVERY:-}" ]; then # the service's RSS every N seconds of the load: bench/rss.tsv
+  (t=0; while kill -0 "$pid" 2>/dev/null; do echo "$t	$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")"
+    sleep "$BENCH_RSS_EVERY"; t=$((t + BENCH_RSS_EVERY)); done) > bench/rss.tsv &
+  rsspid=$!
+fi
 LOADGEN_KEY=$shop LOADGEN_ADMIN_KEY=$adm LOADGEN_DATABASE_URL=$db_url \
   bin/loadgen -url "http://$api" -orders "$orders" -concurrency "$concurrency" -rate "$rate" -json -verify > bench/results.json
 end=$(date +%s.%N)
 if [ -n "${prof:-}" ]; then wait "$prof"; fi
+if [ -n "${rsspid:-}" ]; then kill "$rsspid" 2>/dev/null || true; fi
 cpu1=$(cpu)
 mcpu1=$(machine_cpu)
 pgcpu1=$(pg_cpu)
@@ -133,6 +139,12 @@ if hooks:
     r["webhook_deliveries"] = dict(kv.split("=") for kv in hooks.split())
 json.dump(r, open("bench/results.json", "w"), indent=2)
 i, s = r["ingest_latency_ms"], r["accepted_to_settled_ms"]
+def rss_summary():
+    mb = [int(line.split()[1]) / 1024 for line in open("bench/rss.tsv") if len(line.split()) == 2]
+    half = mb[len(mb) // 2:] or mb
+    return (f"{mb[0]:.0f} / {min(mb):.0f} / {max(mb):.0f} / {mb[-1]:.0f} MB ({len(mb)} samples every {os.environ.get('BENCH_RSS_EVERY')} s; "
+            f"second half within {100 * (max(half) - min(half)) / min(half):.0f} %)") if mb else "no samples"
+
 rows = [
   ("orders accepted", f'{r["accepted"]} of {orders} in {r["place_seconds"]:.1f} s'),
   ("accepted per second", f'{r["accepted_per_second"]:.0f}'),
@@ -144,6 +156,7 @@ rows = [
   ("service CPU", f'{cpu_s:.1f} s ({r["service"]["cpu_per_order_ms"]} ms per order)'),
   ("machine CPU during the run: all, of it PostgreSQL's backends (per order)", f'{r["machine"]["cpu_seconds"]:.1f} s, {r["machine"]["postgres_backend_cpu_seconds"]:.1f} s ({1000 * r["machine"]["cpu_seconds"] / per:.2f} ms, {1000 * r["machine"]["postgres_backend_cpu_seconds"] / per:.2f} ms); {100 * r["machine"]["busy_share"]:.0f} % of {os.cpu_count()} CPUs busy'),
   ("service peak RSS", f'{r["service"]["peak_rss_mb"]} MB'),
+  *([("service RSS sampled during the load: first / min / max / last", rss_summary())] if os.path.exists("bench/rss.tsv") else []),
   ("PostgreSQL per order: commits, rows inserted / updated / deleted", "{commits} · {rows_inserted} / {rows_updated} / {rows_deleted}".format(**r["postgres_per_order"])),
   ("PostgreSQL per order: WAL syncs, WAL records (cluster-wide)", "{wal_syncs} · {wal_records}".format(**r["postgres_per_order"])),
   ("PostgreSQL deadlocks (retried)", str(r["postgres_deadlocks"])),
