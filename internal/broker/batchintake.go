@@ -21,7 +21,7 @@ import (
 
 // BatchIntake is the ingest's group commit: the orders accepted together are stored in one
 // atomic batch in the commands stream, one synced write for all of them. Each order is three
-// messages of the batch:
+// messages:
 //
 //   - cmd.claim.<hash of storefront and key>: its Idempotency-Key's claim, published with
 //     Nats-Expected-Last-Subject-Sequence 0, so it is stored only if no claim of that key is;
@@ -29,14 +29,15 @@ import (
 //   - cmd.accepted.<order id>: the copy an order reads as pending before the intake has it.
 //
 // The claim and the copy carry a Nats-TTL of the key's lifetime (24 h); the command stays as
-// long as the stream keeps commands. A batch is all or nothing, so a claim is never stored
-// without its command: a replay of a key only reads the claim back. A batch rejected because
-// one of its keys was claimed already reads its keys' claims, answers the replays with them,
-// and sends the others again.
+// long as the stream keeps commands. A batch is all or nothing. An order that is alone in its
+// group (a light load) is stored without a batch, claim, command and copy one after the other
+// (publishAlone), because on a single node an atomic batch costs a few milliseconds whatever
+// its size. Either way the copy is stored last, so a replay that finds a claim without its
+// copy stores the command and the copy again (complete) before it answers.
 //
-// A 202 waits for the batch's ack: stored and, with sync_interval: always or a replicated
-// stream, synced. There is no flush timer: a batch forms from the requests that arrived while
-// the previous one was being stored (batching.Queue).
+// A 202 waits for the ack: stored and, with sync_interval: always or a replicated stream,
+// synced. There is no flush timer: a batch forms from the requests that arrived while the
+// previous one was being stored (batching.Queue).
 type BatchIntake struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
@@ -93,6 +94,9 @@ type acceptance struct {
 	msgs      []*nats.Msg // claim, command, pending copy
 	held      events.IdempotencyRecordV1
 	same      []*batching.Item[*acceptance] // later requests of the same key in the group
+	// rest builds the command and the pending copy of the order held stands for, to finish an
+	// order whose claim was stored alone, without them (see complete).
+	rest func(held events.IdempotencyRecordV1) ([]*nats.Msg, error)
 }
 
 // NewBatchIntake returns the ingest over js, whose commands stream must allow atomic batches
@@ -161,22 +165,39 @@ func (in *BatchIntake) newAcceptance(ctx context.Context, a events.Acceptance, c
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode idempotency record: %w", err)
 	}
-	accepted.PaymentToken = "" // a read never needs it; the command carries it
-	copied, err := json.Marshal(accepted)
+	copyMsg, err := in.copyMsg(accepted)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode accepted order %s: %w", accepted.OrderID, err)
+		return nil, nil, err
 	}
 	acc := &acceptance{claim: a.Claim, claimSubj: events.SubjectClaimPrefix + bucketKey(a.Scope, a.Key)}
 	claimMsg := nats.NewMsg(acc.claimSubj)
 	claimMsg.Data = claim
 	claimMsg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 	claimMsg.Header.Set(jetstream.MsgTTLHeader, in.ttl)
-	copyMsg := nats.NewMsg(events.SubjectAcceptedPrefix + accepted.OrderID)
-	copyMsg.Data = copied
-	copyMsg.Header.Set(jetstream.MsgTTLHeader, in.ttl)
 	cmdMsgs, end := in.pub.messages(ctx, []events.Envelope{cmd})
 	acc.msgs = []*nats.Msg{claimMsg, cmdMsgs[0], copyMsg}
+	acc.rest = func(held events.IdempotencyRecordV1) ([]*nats.Msg, error) {
+		cmd, accepted, err := a.Command(held)
+		if err != nil {
+			return nil, fmt.Errorf("build command of order %s: %w", held.OrderID, err)
+		}
+		copyMsg, err := in.copyMsg(accepted)
+		return []*nats.Msg{envelopeMsg(cmd), copyMsg}, err
+	}
 	return acc, end, nil
+}
+
+// copyMsg is the pending copy of accepted, kept as long as its key.
+func (in *BatchIntake) copyMsg(accepted events.PlaceOrderV1) (*nats.Msg, error) {
+	accepted.PaymentToken = "" // a read never needs it; the command carries it
+	data, err := json.Marshal(accepted)
+	if err != nil {
+		return nil, fmt.Errorf("encode accepted order %s: %w", accepted.OrderID, err)
+	}
+	m := nats.NewMsg(events.SubjectAcceptedPrefix + accepted.OrderID)
+	m.Data = data
+	m.Header.Set(jetstream.MsgTTLHeader, in.ttl)
+	return m, nil
 }
 
 // send stores group (batching.Queue's run function). Requests of one key in the group (a
@@ -203,13 +224,12 @@ func (in *BatchIntake) send(group []*batching.Item[*acceptance]) {
 	}
 }
 
-// publish stores group in one atomic batch. A batch rejected for a key claimed already reads
-// the claims of its keys: the orders whose key is held are answered with the record that holds
-// it, and the others are sent again as one batch. A conflict no read explains (a claim that
-// expired, or one being written by another process's batch) splits the batch in halves, and
-// an order alone then gets fault.ErrUnavailable: its caller's next try finds the claim. A
-// batch larger than the server takes (its max_batch_size) is split in halves, and later
-// batches keep under that size.
+// publish stores group in one atomic batch (one order: publishAlone). A batch rejected for a
+// key claimed already reads the claims of its keys: the orders whose key is held are answered
+// with the record that holds it, and the others are sent again as one batch. A conflict no
+// read explains (a claim that expired, or one being written by another process's batch)
+// splits the batch in halves. A batch larger than the server takes (its max_batch_size) is
+// split in halves, and later batches keep under that size.
 func (in *BatchIntake) publish(ctx context.Context, group []*batching.Item[*acceptance]) {
 	if ctx.Err() != nil {
 		finishAll(group, fmt.Errorf("%w: the batch ran out of time before it was stored", fault.ErrUnavailable))
@@ -217,6 +237,10 @@ func (in *BatchIntake) publish(ctx context.Context, group []*batching.Item[*acce
 	}
 	if in.sizes != nil {
 		in.sizes(len(group))
+	}
+	if len(group) == 1 {
+		in.publishAlone(ctx, group[0])
+		return
 	}
 	msgs := make([]*nats.Msg, 0, msgsPerOrder*len(group))
 	for _, it := range group {
@@ -244,9 +268,78 @@ func (in *BatchIntake) publish(ctx context.Context, group []*batching.Item[*acce
 		case len(rest) > 1:
 			in.halves(ctx, rest)
 		default:
-			finish(rest[0], events.IdempotencyRecordV1{}, fmt.Errorf("%w: idempotency key claimed by another batch, not readable yet", fault.ErrUnavailable))
+			in.publishAlone(ctx, rest[0])
 		}
 	}
+}
+
+// publishAlone stores one order without an atomic batch: its claim, then its command, then
+// its pending copy, each synced and acknowledged before the next is sent. On a single node
+// nats-server stages every atomic batch in a file store of its own, a few milliseconds
+// whatever its size; three plain publishes take about a millisecond, which is what an order
+// arriving alone (a light load) should wait. A crash or failure after the claim leaves a
+// claim without its command: the caller gets an error and tries again, and that try (or any
+// replay) finds the claim and stores what is missing (complete).
+func (in *BatchIntake) publishAlone(ctx context.Context, it *batching.Item[*acceptance]) {
+	acc := it.Value
+	pctx, cancel := context.WithTimeout(ctx, batchDeadline)
+	defer cancel()
+	for _, m := range acc.msgs { // an order split out of a batch still carries its headers
+		m.Header.Del(jetstreamext.BatchIDHeader)
+		m.Header.Del(jetstreamext.BatchSeqHeader)
+		m.Header.Del(jetstreamext.BatchCommitHeader)
+	}
+	_, err := in.js.PublishMsg(pctx, acc.msgs[0])
+	if claimedAlready(err) {
+		held, found, err := in.readClaim(pctx, acc.claimSubj)
+		if err == nil && !found {
+			err = fmt.Errorf("%w: idempotency key claimed by another batch, not readable yet", fault.ErrUnavailable)
+		}
+		if err == nil {
+			err = in.complete(pctx, acc, held)
+		}
+		finish(it, held, err)
+		return
+	}
+	if err == nil {
+		err = in.storeInTurn(pctx, acc.msgs[1:])
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: store order %s alone: %w", fault.ErrUnavailable, acc.claim.OrderID, err)
+	}
+	finish(it, acc.claim, err)
+}
+
+// storeInTurn publishes msgs one after the other, each once the previous one is stored.
+func (in *BatchIntake) storeInTurn(ctx context.Context, msgs []*nats.Msg) error {
+	for _, m := range msgs {
+		if _, err := in.js.PublishMsg(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// complete makes sure the command of the order held stands for is stored, when acc is a
+// replay of it: an order stored alone may have its claim without the rest (publishAlone). Its
+// pending copy, stored last, says the command is; without it, the command (the same message
+// id: JetStream's dedup and the intake's inbox keep one) and the copy are stored again. A
+// replay with another body (a 422) stores nothing.
+func (in *BatchIntake) complete(ctx context.Context, acc *acceptance, held events.IdempotencyRecordV1) error {
+	if held.RequestHash != acc.claim.RequestHash {
+		return nil
+	}
+	if _, found, err := in.readCopy(ctx, held.OrderID); err != nil || found {
+		return err
+	}
+	msgs, err := acc.rest(held)
+	if err == nil {
+		err = in.storeInTurn(ctx, msgs)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: finish order %s: %w", fault.ErrUnavailable, held.OrderID, err)
+	}
+	return nil
 }
 
 func (in *BatchIntake) halves(ctx context.Context, group []*batching.Item[*acceptance]) {
@@ -283,7 +376,7 @@ func (in *BatchIntake) answerReplays(ctx context.Context, group []*batching.Item
 		case r.err != nil:
 			finish(it, events.IdempotencyRecordV1{}, r.err)
 		case r.found:
-			finish(it, r.held, nil)
+			finish(it, r.held, in.complete(ctx, it.Value, r.held))
 		default:
 			rest = append(rest, it)
 		}
@@ -344,9 +437,17 @@ func (in *BatchIntake) readClaim(ctx context.Context, subj string) (events.Idemp
 // Accepted reads the pending copy of an accepted order (one JetStream round trip); found is
 // false when there is none. Failures wrap fault.ErrUnavailable.
 func (in *BatchIntake) Accepted(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error) {
+	cmd, found, err := in.readCopy(ctx, orderID)
+	if err != nil || found {
+		return cmd, found, err
+	}
+	return in.legacy.accepted(ctx, orderID)
+}
+
+func (in *BatchIntake) readCopy(ctx context.Context, orderID string) (events.PlaceOrderV1, bool, error) {
 	m, err := in.stream.GetLastMsgForSubject(ctx, events.SubjectAcceptedPrefix+orderID)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return in.legacy.accepted(ctx, orderID)
+		return events.PlaceOrderV1{}, false, nil
 	}
 	if err != nil {
 		return events.PlaceOrderV1{}, false, fmt.Errorf("%w: read accepted order %s: %w", fault.ErrUnavailable, orderID, err)

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shopflow/orders/domain/order"
@@ -325,5 +327,51 @@ func TestBatchesKeepUnderTheServersMaxBatchSize(t *testing.T) {
 	}
 	if got := placeCommands(t, js); got != 82 {
 		t.Errorf("%d PlaceOrder commands stored, want 82", got)
+	}
+}
+
+// An order stored alone whose process died after its claim (claim stored, command and copy
+// not) is finished by the key's next request: it answers with the claimed order and stores
+// the command and the copy, once.
+func TestReplayFinishesAnOrderWhoseClaimWasStoredAlone(t *testing.T) {
+	t.Parallel()
+	in, js := newBatchIntake(t, nil)
+	ctx := context.Background()
+	first := acceptance("crashed")
+	claim, err := json.Marshal(first.Claim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What publishAlone stores before the command: the claim, as the crash left it.
+	m := nats.NewMsg(events.SubjectClaimPrefix + broker.ClaimKey("shop", "crashed"))
+	m.Data = claim
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := in.Accepted(ctx, first.Claim.OrderID); found || placeCommands(t, js) != 0 {
+		t.Fatal("the test's premise: no copy and no command yet")
+	}
+	retry := acceptance("crashed")
+	retry.Claim.RequestHash = first.Claim.RequestHash // the same body, retried
+	held, err := in.Accept(ctx, retry)
+	if err != nil || held != first.Claim {
+		t.Fatalf("retry held %+v (%v), want the claimed %+v", held, err, first.Claim)
+	}
+	if _, found, err := in.Accepted(ctx, first.Claim.OrderID); err != nil || !found {
+		t.Errorf("pending copy after the retry: found %v, %v", found, err)
+	}
+	if _, err := in.Accept(ctx, retry); err != nil {
+		t.Fatal(err)
+	}
+	if got := placeCommands(t, js); got != 1 {
+		t.Errorf("%d PlaceOrder commands stored, want 1", got)
+	}
+	other := acceptance("crashed") // another body: a 422 for the caller, nothing stored
+	if held, err := in.Accept(ctx, other); err != nil || held != first.Claim {
+		t.Errorf("other body: held %+v, %v", held, err)
+	}
+	if got := placeCommands(t, js); got != 1 {
+		t.Errorf("%d PlaceOrder commands stored after a different body, want 1", got)
 	}
 }

@@ -18,3 +18,6 @@ func (in *BatchIntake) HoldFirstBatch(release <-chan struct{}) {
 
 // Queued is how many orders wait for a batch.
 func (in *BatchIntake) Queued() int { return in.queue.Queued() }
+
+// ClaimKey is the hash that names scope's key's claim subject.
+func ClaimKey(scope, key string) string { return bucketKey(scope, key) }

@@ -130,39 +130,87 @@ func storedIDs(t *testing.T, js jetstream.JetStream, order string) []string {
 	return out
 }
 
-// With Config.Atomic a batch is stored as one atomic batch; one holding an event stored
-// before (a relay that crashed between publish and delete) is refused whole by JetStream, and
-// the relay stores it in waves instead: every event once, each order's in its order.
+// countingPublisher counts the atomic batches that were stored.
+type countingPublisher struct {
+	*broker.EnvelopePublisher
+	atomic int
+}
+
+func (c *countingPublisher) PublishAtomic(ctx context.Context, envs ...events.Envelope) error {
+	err := c.EnvelopePublisher.PublishAtomic(ctx, envs...)
+	if err == nil {
+		c.atomic++
+	}
+	return err
+}
+
+// batchOf is n orders' placed and reserved events, interleaved as an outbox holds them.
+func batchOf(n int) ([]events.Envelope, []string) {
+	var envs []events.Envelope
+	var orders []string
+	for range n {
+		o := uuid.NewString()
+		orders = append(orders, o)
+		envs = append(envs, env(o, events.NameOrderPlaced))
+	}
+	for _, o := range orders {
+		envs = append(envs, env(o, events.NameStockReserved))
+	}
+	return envs, orders
+}
+
+// With Config.Atomic a batch of 16 events or more is stored as one atomic batch; one holding
+// an event stored before (a relay that crashed between publish and delete) is refused whole by
+// JetStream, and the relay stores it in waves instead: every event once, each order's in its
+// order. A smaller batch goes in waves.
 func TestAtomicBatchFallsBackToWavesOverAnEventStoredBefore(t *testing.T) {
 	ctx := context.Background()
 	js := testenv.Connect(t, testenv.JetStream(t))
-	pub, err := broker.NewEnvelopePublisher(js)
+	ep, err := broker.NewEnvelopePublisher(js)
 	if err != nil {
 		t.Fatal(err)
 	}
+	pub := &countingPublisher{EnvelopePublisher: ep}
 	r := &Relay{pub: pub, cfg: Config{Atomic: true}, log: slog.New(slog.DiscardHandler)}
+	check := func(envs []events.Envelope, orders []string) {
+		t.Helper()
+		for i, o := range orders {
+			if got, want := storedIDs(t, js, o), []string{envs[i].ID, envs[len(orders)+i].ID}; !slices.Equal(got, want) {
+				t.Errorf("order %s stored as %v, want %v (once each, in order)", o, got, want)
+			}
+		}
+	}
 
-	a, b := uuid.NewString(), uuid.NewString()
-	fresh := []events.Envelope{env(a, events.NameOrderPlaced), env(b, events.NameOrderPlaced), env(a, events.NameStockReserved)}
+	fresh, orders := batchOf(8)
 	if err := r.publish(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
-	if got := storedIDs(t, js, a); !slices.Equal(got, []string{fresh[0].ID, fresh[2].ID}) {
-		t.Errorf("order %s stored as %v", a, got)
+	check(fresh, orders)
+	if pub.atomic != 1 {
+		t.Errorf("%d atomic batches stored for a batch of %d events, want 1", pub.atomic, len(fresh))
 	}
-	if err := pub.PublishAtomic(ctx, fresh[1]); !errors.Is(err, broker.ErrStoredBefore) {
+	if err := ep.PublishAtomic(ctx, fresh[1]); !errors.Is(err, broker.ErrStoredBefore) {
 		t.Errorf("an atomic batch of an event stored before: %v, want ErrStoredBefore", err)
 	}
 
-	c := uuid.NewString()
-	retried := []events.Envelope{fresh[1], env(c, events.NameOrderPlaced), env(b, events.NameOrderRejected), env(c, events.NameStockReserved)}
+	retried, orders := batchOf(8)
+	retried[0] = fresh[0] // its first event was stored before the crash
+	orders[0] = fresh[0].OrderID
+	retried[8] = fresh[8]
 	if err := r.publish(ctx, retried); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := storedIDs(t, js, b), []string{fresh[1].ID, retried[2].ID}; !slices.Equal(got, want) {
-		t.Errorf("order %s stored as %v, want %v (once each)", b, got, want)
+	check(retried, orders)
+	if pub.atomic != 1 {
+		t.Errorf("%d atomic batches stored, want still 1 (the retried batch went in waves)", pub.atomic)
 	}
-	if got, want := storedIDs(t, js, c), []string{retried[1].ID, retried[3].ID}; !slices.Equal(got, want) {
-		t.Errorf("order %s stored as %v, want %v", c, got, want)
+
+	small, orders := batchOf(3)
+	if err := r.publish(ctx, small); err != nil {
+		t.Fatal(err)
+	}
+	check(small, orders)
+	if pub.atomic != 1 {
+		t.Errorf("a batch of %d events went atomic; below %d it goes in waves", len(small), minAtomicBatch)
 	}
 }
