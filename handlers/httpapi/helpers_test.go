@@ -52,17 +52,8 @@ func newStore(t testing.TB) *postgres.Store {
 // limit; tests change what they need before httpapi.New.
 func deps(t testing.TB, store *postgres.Store, js jetstream.JetStream) httpapi.Deps {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
-	if err != nil {
-		t.Fatalf("idempotency bucket: %v", err)
-	}
-	pub, err := broker.NewEnvelopePublisher(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	intake, batched, err := broker.NewIntake(ctx, js, kv, pub, broker.BatchIntakeConfig{})
+	kv, pub := busOf(t, js)
+	intake, batched, err := broker.NewIntake(context.Background(), js, kv, pub, broker.BatchIntakeConfig{})
 	if err != nil || !batched {
 		t.Fatalf("intake: batched %v, %v (the embedded server has atomic batches)", batched, err)
 	}
@@ -79,8 +70,8 @@ func deps(t testing.TB, store *postgres.Store, js jetstream.JetStream) httpapi.D
 		Webhooks: httpapi.WebhookDeps{Store: store, Policy: webhook.Policy{AllowInsecure: true, AllowPrivate: true}}}
 }
 
-// kvIntake is the ingest an older nats-server gets (no atomic batches).
-func kvIntake(t testing.TB, js jetstream.JetStream) httpapi.Intake {
+// busOf is what the ingest over js is built from: the idempotency bucket and a publisher.
+func busOf(t testing.TB, js jetstream.JetStream) (jetstream.KeyValue, *broker.EnvelopePublisher) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -88,11 +79,18 @@ func kvIntake(t testing.TB, js jetstream.JetStream) httpapi.Intake {
 	if err != nil {
 		t.Fatalf("idempotency bucket: %v", err)
 	}
-	keys, err := broker.NewIdempotencyKeys(kv)
+	pub, err := broker.NewEnvelopePublisher(js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := broker.NewEnvelopePublisher(js)
+	return kv, pub
+}
+
+// kvIntake is the ingest an older nats-server gets (no atomic batches).
+func kvIntake(t testing.TB, js jetstream.JetStream) httpapi.Intake {
+	t.Helper()
+	kv, pub := busOf(t, js)
+	keys, err := broker.NewIdempotencyKeys(kv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,9 +36,14 @@ func acceptance(key string) events.Acceptance {
 
 func newBatchIntake(t testing.TB, observe func(int)) (*broker.BatchIntake, jetstream.JetStream) {
 	t.Helper()
-	ctx := context.Background()
 	js := testenv.Connect(t, testenv.JetStream(t))
-	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
+	return newBatchIntakeOn(t, js, observe), js
+}
+
+// busOf is what an intake over js is built from: the idempotency bucket and a publisher.
+func busOf(t testing.TB, js jetstream.JetStream) (jetstream.KeyValue, *broker.EnvelopePublisher) {
+	t.Helper()
+	kv, err := js.KeyValue(context.Background(), events.BucketIdempotency)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +51,18 @@ func newBatchIntake(t testing.TB, observe func(int)) (*broker.BatchIntake, jetst
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, batched, err := broker.NewIntake(ctx, js, kv, pub, broker.BatchIntakeConfig{Observe: observe})
+	return kv, pub
+}
+
+// newBatchIntakeOn is the intake `orders api` builds over js, whose streams must exist.
+func newBatchIntakeOn(t testing.TB, js jetstream.JetStream, observe func(int)) *broker.BatchIntake {
+	t.Helper()
+	kv, pub := busOf(t, js)
+	in, batched, err := broker.NewIntake(context.Background(), js, kv, pub, broker.BatchIntakeConfig{Observe: observe})
 	if err != nil || !batched {
 		t.Fatalf("NewIntake: batched %v, %v", batched, err)
 	}
-	return in.(*broker.BatchIntake), js
+	return in.(*broker.BatchIntake)
 }
 
 func placeCommands(t testing.TB, js jetstream.JetStream) uint64 {
@@ -148,14 +160,7 @@ func TestBatchIntakeAnswersForKeysOfTheBucket(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	js := testenv.Connect(t, testenv.JetStream(t))
-	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := broker.NewEnvelopePublisher(js)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, pub := busOf(t, js)
 	keys, err := broker.NewIdempotencyKeys(kv)
 	if err != nil {
 		t.Fatal(err)
@@ -169,10 +174,7 @@ func TestBatchIntakeAnswersForKeysOfTheBucket(t *testing.T) {
 		t.Fatalf("older ingest: %+v, %v", held, err)
 	}
 
-	in, batched, err := broker.NewIntake(ctx, js, kv, pub, broker.BatchIntakeConfig{})
-	if err != nil || !batched {
-		t.Fatalf("NewIntake: batched %v, %v", batched, err)
-	}
+	in := newBatchIntakeOn(t, js, nil)
 	retry := acceptance("before-upgrade")
 	if held, err := in.Accept(ctx, retry); err != nil || held != before.Claim {
 		t.Errorf("retry after the upgrade held %+v (%v), want the older ingest's %+v", held, err, before.Claim)
@@ -274,21 +276,9 @@ func TestBatchesKeepUnderTheServersMaxBatchSize(t *testing.T) {
 	if err := broker.EnsureTopology(ctx, js, broker.TopologyConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(ctx, events.BucketIdempotency)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := broker.NewEnvelopePublisher(js)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var sizes []int
-	intake, batched, err := broker.NewIntake(ctx, js, kv, pub, broker.BatchIntakeConfig{Observe: func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }})
-	if err != nil || !batched {
-		t.Fatalf("NewIntake: batched %v, %v", batched, err)
-	}
-	in := intake.(*broker.BatchIntake)
+	in := newBatchIntakeOn(t, js, func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() })
 	burst := func(name string, n int) {
 		release := make(chan struct{})
 		in.HoldFirstBatch(release)
