@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -96,7 +97,7 @@ func (s *Subscriber) start(ctx context.Context, topic string) (*subscription, er
 		cancel()
 	}
 
-	consumer, err := s.ensureConsumer(subCtx, stream, durable, topic)
+	consumer, err := s.bindConsumer(subCtx, stream, durable, topic)
 	if err != nil {
 		release()
 		return nil, err
@@ -115,6 +116,33 @@ func (s *Subscriber) start(ctx context.Context, topic string) (*subscription, er
 	}, nil
 }
 
+// bindTimeout bounds how long a subscription keeps trying to look up or create its consumer
+// while JetStream does not answer: a process starting while a cluster elects its leaders (a
+// node just restarted) waits for them rather than exiting. A consumer that filters another
+// subject is refused at once.
+const bindTimeout = 30 * time.Second
+
+// bindConsumer is ensureConsumer, tried again for up to bindTimeout while JetStream fails.
+func (s *Subscriber) bindConsumer(ctx context.Context, stream, durable, topic string) (jetstream.Consumer, error) {
+	deadline := time.Now().Add(bindTimeout)
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		consumer, err := s.ensureConsumer(ctx, stream, durable, topic)
+		if err == nil || errors.Is(err, errConsumerConflict) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return consumer, err
+		}
+		s.logger.Info("JetStream did not answer for a consumer; trying again", watermill.LogFields{
+			"stream": stream, "durable": durable, "retry_in": wait.String(), "err": err.Error()})
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// errConsumerConflict is a durable consumer that filters another subject than the topic.
+var errConsumerConflict = errors.New("the durable consumer filters another subject")
+
 // ensureConsumer creates or updates the durable consumer. It refuses a
 // durable that already filters another subject: CreateOrUpdateConsumer would
 // silently re-point it, and the instances reading the old subject would start
@@ -125,8 +153,8 @@ func (s *Subscriber) ensureConsumer(ctx context.Context, stream, durable, topic 
 	case err == nil:
 		cfg := existing.CachedInfo().Config
 		if cfg.FilterSubject != topic || len(cfg.FilterSubjects) > 0 {
-			return nil, fmt.Errorf("durable consumer %q on stream %q already filters %q %v, not %q",
-				durable, stream, cfg.FilterSubject, cfg.FilterSubjects, topic)
+			return nil, fmt.Errorf("%w: durable consumer %q on stream %q already filters %q %v, not %q",
+				errConsumerConflict, durable, stream, cfg.FilterSubject, cfg.FilterSubjects, topic)
 		}
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 		// Created below.

@@ -242,3 +242,36 @@ func TestGarbagePayloadWithoutMsgID(t *testing.T) {
 	}
 	empty.Ack()
 }
+
+// A subscription whose stream JetStream cannot show yet (a cluster still electing its leaders
+// after a node restarted answers so, or not at all) keeps trying for a while instead of
+// failing its process at once.
+func TestSubscribeWaitsForJetStreamToAnswer(t *testing.T) {
+	ns := startServer(t, t.TempDir())
+	_, js := connect(t, ns)
+	sub, err := messaging.NewSubscriber(js, messaging.SubscriberConfig{
+		Resolve: func(string) (string, string, error) { return "LATE", "late", nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ctx := context.Background()
+	created := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second)
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "LATE", Subjects: []string{"late.>"}})
+		created <- err
+	}()
+	ch, err := sub.Subscribe(ctx, "late.a")
+	if err != nil {
+		t.Fatalf("subscribe while the stream was not there yet: %v", err)
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "late.a", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, ch, 10*time.Second).Ack()
+}
