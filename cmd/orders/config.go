@@ -126,7 +126,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to finish in-flight work on SIGTERM")
 	fs.DurationVar(&c.InboxRetention, "inbox-retention", durationEnv(getenv, "INBOX_RETENTION", 31*24*time.Hour, &errs), "how long a consumer remembers a message it applied; longer than the streams keep messages (INBOX_RETENTION)")
-	fs.IntVar(&c.Concurrency, "concurrency", 8, "messages each consumer handles at once")
+	fs.IntVar(&c.Concurrency, "concurrency", 8, "messages a payment consumer handles at once (each holds a connection while it waits on the gateway); consumers whose work commits in groups handle max(-concurrency, -group-commit-max)")
 	// Every message in flight may hold a connection while its step waits on the payment gateway:
 	// 4 consumers × -concurrency, plus the API, relay, sweeper and metrics.
 	dbMax := fs.Int("db-max-conns", int(floatEnv(getenv, "DB_MAX_CONNS", 40, &errs)), "PostgreSQL connections per process; at least 4 × -concurrency + 8 (DB_MAX_CONNS)")
@@ -249,6 +249,12 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// groupedInFlight is how many messages a consumer whose work commits in groups (the intake,
+// the read side's projection, the webhook bookkeeping) handles at once: enough to fill a
+// group. Such a message holds no connection while it waits for its group, unlike a payment
+// step, which holds one across its gateway call and so stays at -concurrency.
+func (c Config) groupedInFlight() int { return max(c.Concurrency, c.GroupCommitMax) }
 
 // has reports whether this process runs a piece: run has all, api the API, worker its roles.
 func (c Config) has(piece string) bool {

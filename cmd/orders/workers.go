@@ -82,7 +82,7 @@ func newWorkers(d deps) (*workers, error) {
 		if err != nil {
 			return nil, err
 		}
-		sub, err := w.subscriber(d, "reporting")
+		sub, err := w.subscriber(d, "reporting", d.cfg.groupedInFlight())
 		if err != nil {
 			return nil, err
 		}
@@ -129,7 +129,7 @@ func (w *workers) addInventory(d deps, uc *saga.Service) error {
 	if err != nil {
 		return err
 	}
-	sub, err := w.subscriber(d, "inventory")
+	sub, err := w.subscriber(d, "inventory", d.cfg.groupedInFlight())
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (w *workers) addPayment(d deps, uc *saga.Service) error {
 	if err != nil {
 		return err
 	}
-	sub, err := w.subscriber(d, "payment")
+	sub, err := w.subscriber(d, "payment", d.cfg.Concurrency)
 	if err != nil {
 		return err
 	}
@@ -174,14 +174,15 @@ func (w *workers) handle(d deps, consumer, subject string, sub message.Subscribe
 	w.router.AddConsumerHandler(consumer, subject, sub, telemetry.Consume(d.tp.Tracer(telemetry.ScopeName), consumer, subject, h))
 }
 
-func (w *workers) subscriber(d deps, name string) (*messaging.Subscriber, error) {
+// subscriber connects a subscriber whose consumers each handle inFlight messages at once.
+func (w *workers) subscriber(d deps, name string, inFlight int) (*messaging.Subscriber, error) {
 	js, err := d.bus.connect(name)
 	if err != nil {
 		return nil, err
 	}
 	sub, err := messaging.NewSubscriber(js, messaging.SubscriberConfig{
 		Resolve:      events.ResolveConsumer,
-		Concurrency:  d.cfg.Concurrency,
+		Concurrency:  inFlight,
 		CloseTimeout: d.cfg.ShutdownTimeout,
 		Logger:       watermill.NewSlogLogger(d.log),
 	})
