@@ -77,11 +77,21 @@ func queueOutbox(batch *pgx.Batch, envs []events.Envelope) {
 // after publishing and before the commit, the rows are published again with the same message
 // ids (JetStream's dedup window and the consumers' inbox absorb the repeat).
 // It returns the number of rows published: 0 as well when another relay holds the outbox.
+//
+// The delete commits without waiting for its WAL flush (synchronous_commit off, for this
+// transaction only). Forgetting it costs nothing a crash of ours does not already cost: only a
+// crash of the PostgreSQL server can forget the last such commits (any later synced commit
+// flushes them too), and the rows it brings back are published again with the same message
+// ids, exactly as after a crash between publish and commit. At a steady load the relay commits
+// about twice per order, so waiting for those flushes was a third of the WAL syncs per order
+// (BENCHMARKS.md, session 6), and it held every event behind the previous batch's fsync.
 func (s *Store) RelayBatch(ctx context.Context, limit int, publish func(context.Context, []events.Envelope) error) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var locked bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, relayLockKey).Scan(&locked); err != nil {
+		err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1) FROM set_config('synchronous_commit', 'off', true)`,
+			relayLockKey).Scan(&locked)
+		if err != nil {
 			return fmt.Errorf("relay lock: %w", err)
 		}
 		if !locked {

@@ -102,6 +102,37 @@ func TestRelayBatchPublishFails(t *testing.T) {
 	}
 }
 
+// TestRelayBatchForgottenDeleteRepublishesSameIDs: the relay's delete commits without waiting
+// for its WAL flush, so a crash of the PostgreSQL server may bring relayed rows back. They are
+// then published again, in their order, with the message ids they had (which JetStream's
+// duplicate window and the consumers' inboxes absorb), as after a crash before the commit.
+func TestRelayBatchForgottenDeleteRepublishesSameIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, pool := newStore(t)
+	want := []string{insertOutbox(t, pool, "a"), insertOutbox(t, pool, "b")}
+	if _, err := pool.Exec(ctx, `CREATE TABLE outbox_before AS SELECT * FROM outbox`); err != nil {
+		t.Fatal(err)
+	}
+	var first relayed
+	if n, err := s.RelayBatch(ctx, 10, first.publish); err != nil || n != 2 {
+		t.Fatalf("RelayBatch = %d, %v; want 2", n, err)
+	}
+	// What a forgotten delete leaves: the rows exactly as they were, back.
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox SELECT * FROM outbox_before`); err != nil {
+		t.Fatal(err)
+	}
+	var again relayed
+	if n, err := s.RelayBatch(ctx, 10, again.publish); err != nil || n != 2 || !slices.Equal(again.ids(), want) {
+		t.Fatalf("RelayBatch after the rows came back = %d, %v, %q; want %q again", n, err, again.ids(), want)
+	}
+	for i := range want {
+		if a, b := first.envs[i], again.envs[i]; a.Subject != b.Subject || a.OrderID != b.OrderID || string(a.Payload) != string(b.Payload) {
+			t.Errorf("event %d published again differs: %+v, then %+v", i, a, b)
+		}
+	}
+}
+
 // TestRelayBatchLateCommit: a transaction that took a lower id but commits after a relay
 // published a higher one is still relayed.
 func TestRelayBatchLateCommit(t *testing.T) {
