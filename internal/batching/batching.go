@@ -23,6 +23,8 @@ type Queue[T any] struct {
 
 	mu      sync.Mutex
 	pending []*Item[T]
+	// idleRuns counts slots taken with nothing queued (tests: no caller spins).
+	idleRuns int
 }
 
 // Item is one caller's work in a Queue.
@@ -30,6 +32,7 @@ type Item[T any] struct {
 	Value T
 	err   error
 	done  chan struct{}
+	taken bool // a group holds it (guarded by the queue's mu)
 }
 
 // Done finishes the item with err (nil: done), and lets its caller return. The run function
@@ -59,6 +62,12 @@ func (q *Queue[T]) Do(ctx context.Context, v T) error {
 		case <-it.done:
 			return it.err
 		default:
+		}
+		if q.heldByGroup(it) {
+			// Its outcome is on its way. Taking a free slot now would find nothing to run,
+			// again and again while its group runs: a busy loop.
+			<-it.done
+			return it.err
 		}
 		select {
 		case <-it.done:
@@ -117,13 +126,26 @@ func (q *Queue[T]) withdraw(it *Item[T]) bool {
 	return true
 }
 
+// heldByGroup reports whether a group has taken it.
+func (q *Queue[T]) heldByGroup(it *Item[T]) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return it.taken
+}
+
 // take removes up to maxSize items from the queue, oldest first.
 func (q *Queue[T]) take() []*Item[T] {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := min(len(q.pending), q.maxSize)
+	if n == 0 {
+		q.idleRuns++
+	}
 	group := make([]*Item[T], n)
 	copy(group, q.pending)
+	for _, it := range group {
+		it.taken = true
+	}
 	q.pending = append(q.pending[:0], q.pending[n:]...)
 	return group
 }
