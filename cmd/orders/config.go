@@ -126,10 +126,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to finish in-flight work on SIGTERM")
 	fs.DurationVar(&c.InboxRetention, "inbox-retention", durationEnv(getenv, "INBOX_RETENTION", 31*24*time.Hour, &errs), "how long a consumer remembers a message it applied; longer than the streams keep messages (INBOX_RETENTION)")
-	fs.IntVar(&c.Concurrency, "concurrency", 8, "messages a payment consumer handles at once (each holds a connection while it waits on the gateway); consumers whose work commits in groups handle max(-concurrency, -group-commit-max)")
-	// Every message in flight may hold a connection while its step waits on the payment gateway:
-	// 4 consumers × -concurrency, plus the API, relay, sweeper and metrics.
-	dbMax := fs.Int("db-max-conns", int(floatEnv(getenv, "DB_MAX_CONNS", 40, &errs)), "PostgreSQL connections per process; at least 4 × -concurrency + 8 (DB_MAX_CONNS)")
+	fs.IntVar(&c.Concurrency, "concurrency", 8, "messages each consumer handles at once, at least; with group commit on, max(-concurrency, -group-commit-max)")
+	// With grouping off every message in flight may hold a connection while its step waits on
+	// the payment gateway: 4 consumers × -concurrency, plus the API, relay, sweeper and metrics.
+	dbMax := fs.Int("db-max-conns", int(floatEnv(getenv, "DB_MAX_CONNS", 40, &errs)), "PostgreSQL connections per process; with -group-commit-max 1, at least 4 × -concurrency + 8 (DB_MAX_CONNS)")
 	fs.IntVar(&c.GroupCommitMax, "group-commit-max", int(floatEnv(getenv, "GROUP_COMMIT_MAX", 32, &errs)), "units of work committed in one PostgreSQL transaction at most; 1 turns group commit off (GROUP_COMMIT_MAX)")
 	fs.IntVar(&c.GroupCommitters, "group-committers", int(floatEnv(getenv, "GROUP_COMMITTERS", 1, &errs)), "group-commit transactions of one kind of work open at once, each on a connection (GROUP_COMMITTERS)")
 	fs.BoolVar(&c.Pprof, "pprof", getenv("ADMIN_PPROF") == "true", "serve /debug/pprof on the admin address (ADMIN_PPROF=true)")
@@ -233,9 +233,10 @@ func (c Config) validate() error {
 	}
 	if c.GroupCommitters < 1 || c.GroupCommitters > 64 {
 		errs = append(errs, fmt.Errorf("GROUP_COMMITTERS %d: want 1 to 64", c.GroupCommitters))
-	} else if c.DBMaxConns > 0 && int32(3*c.GroupCommitters) > c.DBMaxConns/2 {
-		// Each of the three kinds of grouped work holds up to GROUP_COMMITTERS connections.
-		errs = append(errs, fmt.Errorf("GROUP_COMMITTERS %d: 3 kinds of work × %d connections would take more than half of DB_MAX_CONNS %d", c.GroupCommitters, c.GroupCommitters, c.DBMaxConns))
+	} else if grouped := 3*c.GroupCommitters + max(2, c.GroupCommitters); c.DBMaxConns > 0 && int32(grouped) > c.DBMaxConns/2 {
+		// Each of the three kinds of grouped work holds up to GROUP_COMMITTERS connections, and
+		// saga groups max(2, GROUP_COMMITTERS).
+		errs = append(errs, fmt.Errorf("GROUP_COMMITTERS %d: the groups' %d connections would take more than half of DB_MAX_CONNS %d", c.GroupCommitters, grouped, c.DBMaxConns))
 	}
 	return errors.Join(errs...)
 }
@@ -250,11 +251,12 @@ func splitList(s string) []string {
 	return out
 }
 
-// groupedInFlight is how many messages a consumer whose work commits in groups (the intake,
-// the read side's projection, the webhook bookkeeping) handles at once: enough to fill a
-// group. Such a message holds no connection while it waits for its group, unlike a payment
-// step, which holds one across its gateway call and so stays at -concurrency.
-func (c Config) groupedInFlight() int { return max(c.Concurrency, c.GroupCommitMax) }
+// inFlight is how many messages each consumer handles at once. Every consumer's work commits
+// in groups (the saga steps too), and a message waiting for its group holds no connection, so
+// enough to fill a group: max(-concurrency, GROUP_COMMIT_MAX). With grouping off
+// (GROUP_COMMIT_MAX=1) a payment step holds a connection across its gateway call, and
+// -concurrency bounds them.
+func (c Config) inFlight() int { return max(c.Concurrency, c.GroupCommitMax) }
 
 // has reports whether this process runs a piece: run has all, api the API, worker its roles.
 func (c Config) has(piece string) bool {

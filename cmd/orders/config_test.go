@@ -11,7 +11,7 @@ import (
 
 func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
 	env := map[string]string{"HTTP_ADDR": "nope", "LOG_FORMAT": "xml", "RATE_LIMIT": "fast", "ORDERS_BOOTSTRAP_KEYS": "admin::ordk_secretbutshort", "INBOX_RETENTION": "24h",
-		"GROUP_COMMIT_MAX": "0", "GROUP_COMMITTERS": "10"} // 3 × 10 connections: over half of DB_MAX_CONNS' 40
+		"GROUP_COMMIT_MAX": "0", "GROUP_COMMITTERS": "10"} // 4 × 10 connections: over half of DB_MAX_CONNS' 40
 	var stderr bytes.Buffer
 	err := run(context.Background(), []string{"api"}, func(k string) string { return env[k] }, &stderr, &stderr)
 	if exitCode(err) != 2 {

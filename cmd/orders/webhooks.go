@@ -51,7 +51,7 @@ func (w *workers) addNotifier(d deps) error {
 	if err != nil {
 		return err
 	}
-	sub, err := w.subscriber(d, "notifier", d.cfg.groupedInFlight())
+	sub, err := w.subscriber(d, "notifier")
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func newWorkers(d deps) (*workers, error) {
 		if err != nil {
 			return nil, err
 		}
-		sub, err := w.subscriber(d, "reporting", d.cfg.groupedInFlight())
+		sub, err := w.subscriber(d, "reporting")
 		if err != nil {
 			return nil, err
 		}
@@ -129,7 +129,7 @@ func (w *workers) addInventory(d deps, uc *saga.Service) error {
 	if err != nil {
 		return err
 	}
-	sub, err := w.subscriber(d, "inventory", d.cfg.groupedInFlight())
+	sub, err := w.subscriber(d, "inventory")
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (w *workers) addPayment(d deps, uc *saga.Service) error {
 	if err != nil {
 		return err
 	}
-	sub, err := w.subscriber(d, "payment", d.cfg.Concurrency)
+	sub, err := w.subscriber(d, "payment")
 	if err != nil {
 		return err
 	}
@@ -174,15 +174,15 @@ func (w *workers) handle(d deps, consumer, subject string, sub message.Subscribe
 	w.router.AddConsumerHandler(consumer, subject, sub, telemetry.Consume(d.tp.Tracer(telemetry.ScopeName), consumer, subject, h))
 }
 
-// subscriber connects a subscriber whose consumers each handle inFlight messages at once.
-func (w *workers) subscriber(d deps, name string, inFlight int) (*messaging.Subscriber, error) {
+// subscriber connects a subscriber whose consumers each handle Config.inFlight messages at once.
+func (w *workers) subscriber(d deps, name string) (*messaging.Subscriber, error) {
 	js, err := d.bus.connect(name)
 	if err != nil {
 		return nil, err
 	}
 	sub, err := messaging.NewSubscriber(js, messaging.SubscriberConfig{
 		Resolve:      events.ResolveConsumer,
-		Concurrency:  inFlight,
+		Concurrency:  d.cfg.inFlight(),
 		CloseTimeout: d.cfg.ShutdownTimeout,
 		Logger:       watermill.NewSlogLogger(d.log),
 	})

@@ -48,6 +48,8 @@ const (
 	WorkIntake     Work = "intake"
 	WorkProjection Work = "projection"
 	WorkWebhooks   Work = "webhooks"
+	// WorkSaga is the saga steps, grouped their own way (saga_group.go).
+	WorkSaga Work = "saga"
 )
 
 var works = []Work{WorkIntake, WorkProjection, WorkWebhooks}
@@ -229,7 +231,7 @@ func unionOfKeys(group []*batching.Item[*unit]) []string {
 	return slices.Compact(keys)
 }
 
-func finish(units []*batching.Item[*unit], err error) {
+func finish[T any](units []*batching.Item[T], err error) {
 	for _, it := range units {
 		it.Done(err)
 	}

@@ -22,7 +22,18 @@ import (
 // order waits, and a crash before the commit rolls everything back, so the redelivered
 // message repeats the call with the same idempotency key. fn's error rolls back and is
 // returned wrapped, unclassified.
+//
+// Steps that arrive together commit together (saga_group.go); with grouping off
+// (GroupConfig.MaxSize 1) each runs in a transaction of its own.
 func (s *Store) UpdateOrder(ctx context.Context, d events.Delivery, id string, fn func(*order.Order) error) (duplicate bool, err error) {
+	if s.sagas != nil {
+		return s.updateOrderInGroup(ctx, d, id, fn)
+	}
+	return s.updateOrderAlone(ctx, d, id, fn)
+}
+
+// updateOrderAlone is UpdateOrder in a transaction of its own.
+func (s *Store) updateOrderAlone(ctx context.Context, d events.Delivery, id string, fn func(*order.Order) error) (duplicate bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		duplicate = false // the closure runs again after a deadlock or serialization failure
 		// One round trip claims the inbox, locks the order and reads it. So a duplicate, too,
@@ -111,24 +122,29 @@ func saveChanges(ctx context.Context, tx pgx.Tx, o *order.Order, before int, d e
 	return nil
 }
 
-// queueStockEffect applies what a transition does to stock, SKUs in sorted order (the items
-// come from order.ReservationPlan) so that concurrent transactions cannot deadlock.
-func queueStockEffect(batch *pgx.Batch, orderID string, ev order.Event) {
+// stockEffect is what a transition does to stock: the statement each of its items runs, and
+// whether the order's reservations go. Items come from order.ReservationPlan, in SKU order.
+func stockEffect(ev order.Event) (items []order.Item, update string, release bool) {
 	switch e := ev.(type) {
 	case order.Confirmed: // the units leave the warehouse: on_hand and reserved both drop
-		for _, it := range e.Items {
-			batch.Queue(`UPDATE stock SET on_hand = on_hand - $2, reserved = reserved - $2, updated_at = now() WHERE sku = $1`, it.SKU, it.Quantity)
-		}
-		batch.Queue(`DELETE FROM reservations WHERE order_id = $1`, orderID)
+		return e.Items, `UPDATE stock SET on_hand = on_hand - $2, reserved = reserved - $2, updated_at = now() WHERE sku = $1`, true
 	case order.Released: // back to available
-		for _, it := range e.Items {
-			batch.Queue(`UPDATE stock SET reserved = reserved - $2, updated_at = now() WHERE sku = $1`, it.SKU, it.Quantity)
-		}
-		batch.Queue(`DELETE FROM reservations WHERE order_id = $1`, orderID)
+		return e.Items, `UPDATE stock SET reserved = reserved - $2, updated_at = now() WHERE sku = $1`, true
 	case order.Refunded: // restocked
-		for _, it := range e.Items {
-			batch.Queue(`UPDATE stock SET on_hand = on_hand + $2, updated_at = now() WHERE sku = $1`, it.SKU, it.Quantity)
-		}
+		return e.Items, `UPDATE stock SET on_hand = on_hand + $2, updated_at = now() WHERE sku = $1`, false
+	}
+	return nil, "", false
+}
+
+// queueStockEffect applies what a transition does to stock, SKUs in sorted order so that
+// concurrent transactions cannot deadlock.
+func queueStockEffect(batch *pgx.Batch, orderID string, ev order.Event) {
+	items, update, release := stockEffect(ev)
+	for _, it := range items {
+		batch.Queue(update, it.SKU, it.Quantity)
+	}
+	if release {
+		batch.Queue(`DELETE FROM reservations WHERE order_id = $1`, orderID)
 	}
 }
 

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,12 +9,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shopflow/orders/internal/batching"
 )
 
 // Store reads and writes orders, stock, the inbox and the outbox.
 type Store struct {
 	pool   *pgxpool.Pool
 	groups map[Work]*committer
+	// sagas groups saga steps (saga_group.go); nil with grouping off.
+	sagas   *batching.Queue[*sagaUnit]
+	observe func(w Work, size int) // nil: group sizes not observed
 }
 
 // NewStore returns a store over pool, committing its groupable work in groups sized by group
@@ -23,7 +29,11 @@ func NewStore(pool *pgxpool.Pool, group GroupConfig) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: NewStore needs a pool")
 	}
-	return &Store{pool: pool, groups: newCommitters(pool, group)}, nil
+	s := &Store{pool: pool, groups: newCommitters(pool, group), observe: group.Observe}
+	if group.MaxSize != 1 {
+		s.sagas = batching.New(sagaSlots(group.Committers), cmp.Or(group.MaxSize, defaultMaxGroupSize), s.runSagas)
+	}
+	return s, nil
 }
 
 // Ping checks that the database answers; /readyz uses it.

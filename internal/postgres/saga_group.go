@@ -1,0 +1,264 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shopflow/orders/domain/order"
+	"github.com/shopflow/orders/events"
+	"github.com/shopflow/orders/internal/batching"
+)
+
+// Saga steps in groups. A step may call the payment gateway while it holds its order's row
+// lock, so a group of steps cannot run its units one after the other as the other kinds of
+// work do: each would wait on the network behind the ones before it. A saga group runs in three
+// phases instead, in one transaction:
+//
+//  1. it locks and loads every unit's order, in order id order, and reads whether each unit's
+//     message was applied before (one round trip);
+//  2. it runs every unit's step at once, outside PostgreSQL (each may call the gateway),
+//     holding those locks as a lone step holds its own: the group waits as long as its slowest
+//     call, not the sum of them;
+//  3. it locks the stock rows the steps change, in SKU order, then writes each unit under a
+//     savepoint of its own, its inbox row inside it, and commits once.
+//
+// Locks are taken orders first (by id), then stock rows (by SKU): a lone step takes them in
+// that order too, and the intake takes only stock rows, by SKU; no cycle can form. Stock rows
+// are locked after the gateway calls, so the intake never waits on the network. Two steps of
+// one order never share a group: the later runs in the next one and sees what the earlier
+// wrote. A unit whose step fails, or whose writes fail, leaves nothing (its savepoint, its
+// inbox row included); the others commit. A group whose transaction fails leaves nothing of any
+// unit, and each is retried as a whole, its gateway call included (same idempotency key), as
+// after a crash before a lone step's commit.
+
+// sagaUnit is one saga step in a group.
+type sagaUnit struct {
+	ctx       context.Context
+	d         events.Delivery
+	id        string
+	fn        func(*order.Order) error
+	duplicate bool
+}
+
+// sagaSlots is how many saga groups run at once per process (at least 2): while one waits on
+// the gateway, the next forms and runs.
+func sagaSlots(committers int) int { return max(2, committers) }
+
+func (s *Store) updateOrderInGroup(ctx context.Context, d events.Delivery, id string, fn func(*order.Order) error) (bool, error) {
+	u := &sagaUnit{ctx: ctx, d: d, id: id, fn: fn}
+	err := retrying(func() error {
+		u.duplicate = false
+		return s.sagas.Do(ctx, u)
+	})
+	var se stepError
+	if errors.As(err, &se) {
+		return false, fmt.Errorf("update order %s: %w", id, se.err) // fn's own error, unclassified
+	}
+	if err != nil {
+		return false, fmt.Errorf("update order %s: %w", id, err)
+	}
+	return u.duplicate, nil
+}
+
+// runSagas is the saga queue's run function: it runs group as one saga group or more, so that
+// no two steps of one order share one.
+func (s *Store) runSagas(group []*batching.Item[*sagaUnit]) {
+	for len(group) > 0 {
+		var now, later []*batching.Item[*sagaUnit]
+		ids := make(map[string]bool, len(group))
+		for _, it := range group {
+			if ids[it.Value.id] {
+				later = append(later, it)
+				continue
+			}
+			ids[it.Value.id] = true
+			now = append(now, it)
+		}
+		s.sagaGroup(now)
+		group = later
+	}
+}
+
+// sagaStep is one unit's progress through its group.
+type sagaStep struct {
+	it     *batching.Item[*sagaUnit]
+	load   *orderLoad
+	seen   bool // its message was applied before
+	o      *order.Order
+	before int
+	err    error
+}
+
+// sagaGroup runs units (each of another order) as one group.
+func (s *Store) sagaGroup(units []*batching.Item[*sagaUnit]) {
+	if s.observe != nil {
+		s.observe(WorkSaga, len(units))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), groupDeadline)
+	defer cancel()
+	steps := make([]*sagaStep, len(units))
+	for i, it := range units {
+		steps[i] = &sagaStep{it: it}
+	}
+	slices.SortFunc(steps, func(a, b *sagaStep) int { return cmp.Compare(a.it.Value.id, b.it.Value.id) })
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		finish(units, fmt.Errorf("begin saga group: %w", err))
+		return
+	}
+	abort := func(live []*sagaStep, err error) {
+		_ = tx.Rollback(context.Background()) // the connection may be gone; the error is err
+		for _, st := range live {
+			st.it.Done(err)
+		}
+	}
+	if err := lockAndLoad(ctx, tx, steps); err != nil {
+		abort(steps, fmt.Errorf("lock and load the group's orders: %w", err))
+		return
+	}
+	live := runSteps(steps)
+	if err := lockStock(ctx, tx, stockKeys(live)); err != nil {
+		abort(live, fmt.Errorf("lock the group's stock rows: %w", err))
+		return
+	}
+	var applied []*sagaStep
+	opened := false
+	for _, st := range live {
+		open := `SAVEPOINT ` + unitSavepoint
+		if opened {
+			open = `RELEASE SAVEPOINT ` + unitSavepoint + `; ` + open
+		}
+		if _, err := tx.Exec(ctx, open); err != nil {
+			abort(append(applied, unsaved(live, st)...), fmt.Errorf("open unit: %w", err))
+			return
+		}
+		opened = true
+		if err := saveStep(ctx, tx, st); err != nil {
+			if _, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT `+unitSavepoint); rerr != nil {
+				st.it.Done(err)
+				abort(append(applied, unsaved(live, st)[1:]...), fmt.Errorf("roll back a failed unit: %w", rerr))
+				return
+			}
+			st.it.Done(err)
+			continue
+		}
+		applied = append(applied, st)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		for _, st := range applied {
+			st.it.Done(fmt.Errorf("commit saga group of %d: %w", len(units), err))
+		}
+		return
+	}
+	for _, st := range applied {
+		st.it.Done(nil)
+	}
+}
+
+// lockAndLoad takes the group's limits, then locks and loads each step's order (steps are in
+// order id order) and reads whether its message was applied before: one round trip.
+func lockAndLoad(ctx context.Context, tx pgx.Tx, steps []*sagaStep) error {
+	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL lock_timeout = '5s'`)
+	b.Queue(`SET LOCAL statement_timeout = '60s'`)
+	for _, st := range steps {
+		st.load = queueLoadOrder(b, st.it.Value.id, " FOR UPDATE")
+		if d := st.it.Value.d; d.Inbox() {
+			b.Queue(`SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2)`, d.Consumer, d.MessageID).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&st.seen) })
+		}
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// runSteps runs every step whose message is new on its loaded order, all at once, and finishes
+// the others (a duplicate: done, nothing to write; a missing order or a failed step: its
+// error). It returns the steps left to write, in order id order.
+func runSteps(steps []*sagaStep) []*sagaStep {
+	var wg sync.WaitGroup
+	for _, st := range steps {
+		u := st.it.Value
+		switch {
+		case u.ctx.Err() != nil:
+			st.err = u.ctx.Err()
+			continue
+		case st.seen:
+			u.duplicate = true
+			continue
+		}
+		if st.o, st.err = st.load.order(); st.err != nil {
+			continue
+		}
+		st.before = st.o.Version()
+		wg.Go(func() { st.err = runStep(u.fn, st.o) })
+	}
+	wg.Wait()
+	var live []*sagaStep
+	for _, st := range steps {
+		switch {
+		case st.err != nil:
+			st.it.Done(st.err)
+		case st.it.Value.duplicate:
+			st.it.Done(nil)
+		default:
+			live = append(live, st)
+		}
+	}
+	return live
+}
+
+// runStep runs a unit's step: its error (and a panic, as an error) is the unit's own, passed
+// through unclassified.
+func runStep(fn func(*order.Order) error, o *order.Order) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in a saga step: %v\n%s", r, debug.Stack())
+		}
+	}()
+	if err := fn(o); err != nil {
+		return stepError{err}
+	}
+	return nil
+}
+
+// stockKeys are the stock rows the steps' transitions change, sorted and once each.
+func stockKeys(steps []*sagaStep) []string {
+	var skus []string
+	for _, st := range steps {
+		for _, ev := range st.o.Events() {
+			items, _, _ := stockEffect(ev)
+			for _, it := range items {
+				skus = append(skus, it.SKU)
+			}
+		}
+	}
+	slices.Sort(skus)
+	return slices.Compact(skus)
+}
+
+// saveStep writes one step: its inbox row and what its step recorded. Its statements keep the
+// unit's context values (its trace) and take their cancellation from the group.
+func saveStep(group context.Context, tx pgx.Tx, st *sagaStep) error {
+	u := st.it.Value
+	ctx := unitContext{group, u.ctx}
+	fresh, err := claimInbox(ctx, tx, u.d)
+	if err != nil {
+		return err
+	}
+	if !fresh { // cannot happen under the order's lock; were it to, the message was applied
+		return fmt.Errorf("message %s of %s applied under the lock of order %s", u.d.MessageID, u.d.Consumer, u.id)
+	}
+	return saveChanges(ctx, tx, st.o, st.before, u.d)
+}
+
+// unsaved is st and the steps after it in live.
+func unsaved(live []*sagaStep, st *sagaStep) []*sagaStep {
+	return live[slices.Index(live, st):]
+}
