@@ -233,9 +233,7 @@ func (c Config) validate() error {
 	}
 	if c.GroupCommitters < 1 || c.GroupCommitters > 64 {
 		errs = append(errs, fmt.Errorf("GROUP_COMMITTERS %d: want 1 to 64", c.GroupCommitters))
-	} else if grouped := 3*c.GroupCommitters + max(2, c.GroupCommitters); c.DBMaxConns > 0 && int32(grouped) > c.DBMaxConns/2 {
-		// Each of the three kinds of grouped work holds up to GROUP_COMMITTERS connections, and
-		// saga groups max(2, GROUP_COMMITTERS).
+	} else if grouped := c.groupConnections(); c.DBMaxConns > 0 && int32(grouped) > c.DBMaxConns/2 {
 		errs = append(errs, fmt.Errorf("GROUP_COMMITTERS %d: the groups' %d connections would take more than half of DB_MAX_CONNS %d", c.GroupCommitters, grouped, c.DBMaxConns))
 	}
 	return errors.Join(errs...)
@@ -251,12 +249,24 @@ func splitList(s string) []string {
 	return out
 }
 
+// groupConnections is how many connections group commit may hold at once: GROUP_COMMITTERS
+// for each of the three kinds of grouped work, and max(2, GROUP_COMMITTERS) saga groups (none
+// with grouping off).
+func (c Config) groupConnections() int {
+	if c.GroupCommitMax == 1 {
+		return 3 * c.GroupCommitters
+	}
+	return 3*c.GroupCommitters + max(2, c.GroupCommitters)
+}
+
 // inFlight is how many messages each consumer handles at once. Every consumer's work commits
 // in groups (the saga steps too), and a message waiting for its group holds no connection, so
 // enough to fill a group: max(-concurrency, GROUP_COMMIT_MAX). With grouping off
 // (GROUP_COMMIT_MAX=1) a payment step holds a connection across its gateway call, and
 // -concurrency bounds them.
-func (c Config) inFlight() int { return max(c.Concurrency, c.GroupCommitMax) }
+// At most 256 (a fetch asks for twice as many, under JetStream's default MaxAckPending of
+// 1,000), however large the groups may be.
+func (c Config) inFlight() int { return max(c.Concurrency, min(c.GroupCommitMax, 256)) }
 
 // has reports whether this process runs a piece: run has all, api the API, worker its roles.
 func (c Config) has(piece string) bool {

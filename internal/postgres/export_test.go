@@ -16,3 +16,6 @@ func (s *Store) RunInGroup(ctx context.Context, skus []string, fn func(pgx.Tx) e
 func (s *Store) QueuedUnits() int {
 	return s.groups[WorkIntake].queue.Queued()
 }
+
+// QueuedSagaSteps is how many saga steps wait for a group.
+func (s *Store) QueuedSagaSteps() int { return s.sagas.Queued() }

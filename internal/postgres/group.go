@@ -64,6 +64,9 @@ type GroupConfig struct {
 	MaxSize int
 	// Observe, when set, is told the size of every group that committed or failed.
 	Observe func(w Work, size int)
+	// SagaStepDeadline is how long a saga group waits for its steps (their gateway calls);
+	// a step still running then fails and is retried later (default 1 minute).
+	SagaStepDeadline time.Duration
 }
 
 const (

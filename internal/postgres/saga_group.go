@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
-	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shopflow/orders/domain/fault"
 	"github.com/shopflow/orders/domain/order"
 	"github.com/shopflow/orders/events"
 	"github.com/shopflow/orders/internal/batching"
@@ -29,14 +30,20 @@ import (
 //  3. it locks the stock rows the steps change, in SKU order, then writes each unit under a
 //     savepoint of its own, its inbox row inside it, and commits once.
 //
-// Locks are taken orders first (by id), then stock rows (by SKU): a lone step takes them in
-// that order too, and the intake takes only stock rows, by SKU; no cycle can form. Stock rows
+// Locks are taken orders first (by id), then stock rows (by SKU), and the intake takes only
+// stock rows, by SKU: no cycle forms between groups. (A process with grouping off, in a fleet
+// with grouping on, claims a step's inbox row before it locks the order; a message handled by
+// both at once can then deadlock, which PostgreSQL detects and the step retries.) Stock rows
 // are locked after the gateway calls, so the intake never waits on the network. Two steps of
 // one order never share a group: the later runs in the next one and sees what the earlier
-// wrote. A unit whose step fails, or whose writes fail, leaves nothing (its savepoint, its
-// inbox row included); the others commit. A group whose transaction fails leaves nothing of any
-// unit, and each is retried as a whole, its gateway call included (same idempotency key), as
-// after a crash before a lone step's commit.
+// wrote. An order another transaction holds (a step of another group waiting on the gateway)
+// is skipped, not waited for: its step runs alone, waiting for the lock as a lone step does,
+// so a busy order never fails the steps beside it.
+//
+// A unit whose step fails, panics or runs past its deadline (a minute), or whose writes fail, leaves
+// nothing (its savepoint, its inbox row included); the others commit. A group whose transaction
+// fails leaves nothing of any unit, and each is retried as a whole, its gateway call included
+// (same idempotency key), as after a crash before a lone step's commit.
 
 // sagaUnit is one saga step in a group.
 type sagaUnit struct {
@@ -51,12 +58,24 @@ type sagaUnit struct {
 // the gateway, the next forms and runs.
 func sagaSlots(committers int) int { return max(2, committers) }
 
+// defaultSagaStepDeadline bounds phase 2 (GroupConfig.SagaStepDeadline): a step still running
+// then (a gateway that hangs) fails, so that it does not hold its group's locks and connection,
+// and the group's other steps commit. Its retry repeats the gateway call with the same
+// idempotency key. It is well inside the group's own deadline, which phase 3 needs too.
+const defaultSagaStepDeadline = groupDeadline / 2
+
+// errOrderBusy: another transaction holds the unit's order; the unit runs alone instead.
+var errOrderBusy = errors.New("order locked by another transaction")
+
 func (s *Store) updateOrderInGroup(ctx context.Context, d events.Delivery, id string, fn func(*order.Order) error) (bool, error) {
 	u := &sagaUnit{ctx: ctx, d: d, id: id, fn: fn}
 	err := retrying(func() error {
 		u.duplicate = false
 		return s.sagas.Do(ctx, u)
 	})
+	if errors.Is(err, errOrderBusy) {
+		return s.updateOrderAlone(ctx, d, id, fn)
+	}
 	var se stepError
 	if errors.As(err, &se) {
 		return false, fmt.Errorf("update order %s: %w", id, se.err) // fn's own error, unclassified
@@ -93,6 +112,7 @@ type sagaStep struct {
 	seen   bool // its message was applied before
 	o      *order.Order
 	before int
+	ran    bool // its step returned within the deadline
 	err    error
 }
 
@@ -113,17 +133,21 @@ func (s *Store) sagaGroup(units []*batching.Item[*sagaUnit]) {
 		finish(units, fmt.Errorf("begin saga group: %w", err))
 		return
 	}
+	// Whatever happens below, a panic included, the transaction ends and its locks go (a no-op
+	// after the commit; the connection may be gone).
+	defer func() { _ = tx.Rollback(context.Background()) }()
 	abort := func(live []*sagaStep, err error) {
-		_ = tx.Rollback(context.Background()) // the connection may be gone; the error is err
+		_ = tx.Rollback(context.Background())
 		for _, st := range live {
 			st.it.Done(err)
 		}
 	}
-	if err := lockAndLoad(ctx, tx, steps); err != nil {
+	steps, err = lockAndLoad(ctx, tx, steps)
+	if err != nil {
 		abort(steps, fmt.Errorf("lock and load the group's orders: %w", err))
 		return
 	}
-	live := runSteps(steps)
+	live := runSteps(steps, s.stepDeadline)
 	if err := lockStock(ctx, tx, stockKeys(live)); err != nil {
 		abort(live, fmt.Errorf("lock the group's stock rows: %w", err))
 		return
@@ -162,27 +186,57 @@ func (s *Store) sagaGroup(units []*batching.Item[*sagaUnit]) {
 	}
 }
 
-// lockAndLoad takes the group's limits, then locks and loads each step's order (steps are in
-// order id order) and reads whether its message was applied before: one round trip.
-func lockAndLoad(ctx context.Context, tx pgx.Tx, steps []*sagaStep) error {
+// lockAndLoad takes the group's limits and locks the steps' orders (steps are in order id
+// order), skipping those another transaction holds: their steps finish with errOrderBusy and
+// run alone. Then it loads each locked order and reads whether its step's message was applied
+// before. It returns the steps whose order it holds.
+func lockAndLoad(ctx context.Context, tx pgx.Tx, steps []*sagaStep) ([]*sagaStep, error) {
+	ids := make([]string, len(steps))
+	for i, st := range steps {
+		ids[i] = st.it.Value.id
+	}
 	b := &pgx.Batch{}
 	b.Queue(`SET LOCAL lock_timeout = '5s'`)
 	b.Queue(`SET LOCAL statement_timeout = '60s'`)
+	var locked []string
+	b.Queue(`SELECT id::text FROM orders WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED`, ids).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			locked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return steps, err
+	}
+	held := steps[:0:0]
 	for _, st := range steps {
-		st.load = queueLoadOrder(b, st.it.Value.id, " FOR UPDATE")
+		if slices.Contains(locked, st.it.Value.id) {
+			held = append(held, st)
+		} else {
+			st.it.Done(errOrderBusy) // or absent: the lone step says so
+		}
+	}
+	b = &pgx.Batch{}
+	for _, st := range held {
+		st.load = queueLoadOrder(b, st.it.Value.id, "")
 		if d := st.it.Value.d; d.Inbox() {
 			b.Queue(`SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2)`, d.Consumer, d.MessageID).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&st.seen) })
 		}
 	}
-	return tx.SendBatch(ctx, b).Close()
+	return held, tx.SendBatch(ctx, b).Close()
 }
 
 // runSteps runs every step whose message is new on its loaded order, all at once, and finishes
 // the others (a duplicate: done, nothing to write; a missing order or a failed step: its
 // error). It returns the steps left to write, in order id order.
-func runSteps(steps []*sagaStep) []*sagaStep {
-	var wg sync.WaitGroup
+func runSteps(steps []*sagaStep, stepDeadline time.Duration) []*sagaStep {
+	type outcome struct {
+		st  *sagaStep
+		err error
+	}
+	running := 0
+	results := make(chan outcome, len(steps)) // buffered: a step past the deadline still ends
 	for _, st := range steps {
 		u := st.it.Value
 		switch {
@@ -197,9 +251,27 @@ func runSteps(steps []*sagaStep) []*sagaStep {
 			continue
 		}
 		st.before = st.o.Version()
-		wg.Go(func() { st.err = runStep(u.fn, st.o) })
+		running++
+		go func() { results <- outcome{st, runStep(u.fn, st.o)} }()
 	}
-	wg.Wait()
+	deadline := time.NewTimer(stepDeadline)
+	defer deadline.Stop()
+	for running > 0 {
+		select {
+		case r := <-results:
+			r.st.err, r.st.ran = r.err, true
+			running--
+		case <-deadline.C:
+			// The steps still running are given up: nothing of theirs is written, whatever
+			// they do to their orders from now on.
+			for _, st := range steps {
+				if st.o != nil && !st.ran && st.err == nil {
+					st.err = fmt.Errorf("%w: saga step still running after %s", fault.ErrUnavailable, stepDeadline)
+				}
+			}
+			running = 0
+		}
+	}
 	var live []*sagaStep
 	for _, st := range steps {
 		switch {
@@ -219,7 +291,7 @@ func runSteps(steps []*sagaStep) []*sagaStep {
 func runStep(fn func(*order.Order) error, o *order.Order) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in a saga step: %v\n%s", r, debug.Stack())
+			err = stepError{fmt.Errorf("panic in a saga step: %v\n%s", r, debug.Stack())}
 		}
 	}()
 	if err := fn(o); err != nil {
@@ -244,16 +316,22 @@ func stockKeys(steps []*sagaStep) []string {
 }
 
 // saveStep writes one step: its inbox row and what its step recorded. Its statements keep the
-// unit's context values (its trace) and take their cancellation from the group.
-func saveStep(group context.Context, tx pgx.Tx, st *sagaStep) error {
+// unit's context values (its trace) and take their cancellation from the group. A panic is the
+// unit's error: its savepoint takes its work back, and the group goes on.
+func saveStep(group context.Context, tx pgx.Tx, st *sagaStep) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic while saving a saga step: %v\n%s", r, debug.Stack())
+		}
+	}()
 	u := st.it.Value
 	ctx := unitContext{group, u.ctx}
 	fresh, err := claimInbox(ctx, tx, u.d)
 	if err != nil {
 		return err
 	}
-	if !fresh { // cannot happen under the order's lock; were it to, the message was applied
-		return fmt.Errorf("message %s of %s applied under the lock of order %s", u.d.MessageID, u.d.Consumer, u.id)
+	if !fresh { // another process claimed it since phase 1 (one with grouping off claims before it locks)
+		return fmt.Errorf("message %s of %s claimed by another transaction while order %s was locked", u.d.MessageID, u.d.Consumer, u.id)
 	}
 	return saveChanges(ctx, tx, st.o, st.before, u.d)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,8 +19,9 @@ type Store struct {
 	pool   *pgxpool.Pool
 	groups map[Work]*committer
 	// sagas groups saga steps (saga_group.go); nil with grouping off.
-	sagas   *batching.Queue[*sagaUnit]
-	observe func(w Work, size int) // nil: group sizes not observed
+	sagas        *batching.Queue[*sagaUnit]
+	stepDeadline time.Duration
+	observe      func(w Work, size int) // nil: group sizes not observed
 }
 
 // NewStore returns a store over pool, committing its groupable work in groups sized by group
@@ -29,7 +31,8 @@ func NewStore(pool *pgxpool.Pool, group GroupConfig) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: NewStore needs a pool")
 	}
-	s := &Store{pool: pool, groups: newCommitters(pool, group), observe: group.Observe}
+	s := &Store{pool: pool, groups: newCommitters(pool, group), observe: group.Observe,
+		stepDeadline: cmp.Or(group.SagaStepDeadline, defaultSagaStepDeadline)}
 	if group.MaxSize != 1 {
 		s.sagas = batching.New(sagaSlots(group.Committers), cmp.Or(group.MaxSize, defaultMaxGroupSize), s.runSagas)
 	}
@@ -39,9 +42,8 @@ func NewStore(pool *pgxpool.Pool, group GroupConfig) (*Store, error) {
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error { return unavailable(s.pool.Ping(ctx)) }
 
-// inTx runs fn in a transaction of its own. It is for work that may wait on something other
-// than PostgreSQL (a saga step calls the payment gateway under its row lock): in a group, that
-// wait would hold back every unit beside it.
+// inTx runs fn in a transaction of its own: work that is not grouped (a saga step with grouping
+// off, or one whose order another transaction holds; see saga_group.go).
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return retrying(func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
 }

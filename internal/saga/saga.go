@@ -1,6 +1,7 @@
 // Package saga holds the order saga's use cases: take a placed order in (reserve or reject),
 // authorize, capture, cancel, expire, park and resolve. Each loads the order through the store,
-// lets the domain decide, and saves, in one transaction per step. The transports call them:
+// lets the domain decide, and saves; the store commits the steps that arrive together in one
+// transaction (postgres.Store's group commit), each step all or nothing. The transports call them:
 // the Watermill handlers of handlers/inventory and handlers/payment, the sweeper of
 // internal/jobs, and the operator commands of cmd/orders.
 package saga
@@ -17,8 +18,8 @@ import (
 	"github.com/shopflow/orders/events"
 )
 
-// Store runs a use case's step in one transaction, with an inbox row for the delivery's
-// message (none for a delivery without one); see postgres.Store.
+// Store runs a use case's step all or nothing (in a group commit with the steps beside it),
+// with an inbox row for the delivery's message (none for a delivery without one); see postgres.Store.
 type Store interface {
 	// TakeIn creates the order p describes, tries to hold its stock and lets decide choose
 	// its first step from what is missing ("" when everything is held).
@@ -96,7 +97,7 @@ func (s *Service) Refuse(ctx context.Context, d events.Delivery, p order.PlacePa
 	return true, nil
 }
 
-// step applies fn to order id in one transaction and records the transitions it made.
+// step applies fn to order id, all or nothing, and records the transitions it made.
 func (s *Service) step(ctx context.Context, d events.Delivery, id string, fn func(context.Context, *order.Order) error) error {
 	var changed *order.Order
 	var before int
