@@ -170,13 +170,33 @@ func (c *committer) commit(group []*batching.Item[*unit]) {
 		c.abort(tx, group, fmt.Errorf("lock the group's rows: %w", err))
 		return
 	}
-	var applied []*batching.Item[*unit]
-	opened := false
-	for i, it := range group {
+	applied, err := inSavepoints(ctx, tx, group, func(it *batching.Item[*unit]) error {
 		if err := it.Value.ctx.Err(); err != nil {
-			finish(group[i:i+1], err)
-			continue
+			return err
 		}
+		return runUnit(ctx, tx, it.Value)
+	})
+	if err != nil {
+		c.abort(tx, applied, err)
+		return
+	}
+	if err := tx.Commit(ctx); err != nil {
+		finish(applied, fmt.Errorf("commit group of %d: %w", len(group), err))
+		return
+	}
+	finish(applied, nil)
+}
+
+// inSavepoints runs each of units on tx in turn, each under the unit savepoint, and finishes
+// at once every unit whose run fails (rolled back to its savepoint, it leaves nothing: its
+// caller may retry at once). It returns the units whose work stays in the transaction, to
+// finish once it commits. When the transaction itself breaks (a savepoint cannot be opened or
+// rolled back to), it returns an error, and the units not finished yet are the ones returned:
+// nothing of them will commit.
+func inSavepoints[T any](ctx context.Context, tx pgx.Tx, units []*batching.Item[T], run func(*batching.Item[T]) error) ([]*batching.Item[T], error) {
+	var applied []*batching.Item[T]
+	opened := false
+	for i, it := range units {
 		// One round trip closes the previous unit's savepoint (its work stays in the group)
 		// and opens this one's.
 		open := `SAVEPOINT ` + unitSavepoint
@@ -184,27 +204,21 @@ func (c *committer) commit(group []*batching.Item[*unit]) {
 			open = `RELEASE SAVEPOINT ` + unitSavepoint + `; ` + open
 		}
 		if _, err := tx.Exec(ctx, open); err != nil {
-			c.abort(tx, append(applied, group[i:]...), fmt.Errorf("open unit: %w", err))
-			return
+			return append(applied, units[i:]...), fmt.Errorf("open unit: %w", err)
 		}
 		opened = true
-		err := runUnit(ctx, tx, it.Value)
+		err := run(it)
 		if err == nil {
 			applied = append(applied, it)
 			continue
 		}
 		if _, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT `+unitSavepoint); rerr != nil {
-			finish(group[i:i+1], err)
-			c.abort(tx, append(applied, group[i+1:]...), fmt.Errorf("roll back a failed unit: %w", rerr))
-			return
+			it.Done(err)
+			return append(applied, units[i+1:]...), fmt.Errorf("roll back a failed unit: %w", rerr)
 		}
-		finish(group[i:i+1], err) // nothing of it will commit: its caller may retry at once
+		it.Done(err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		finish(applied, fmt.Errorf("commit group of %d: %w", len(group), err))
-		return
-	}
-	finish(applied, nil)
+	return applied, nil
 }
 
 // runUnit runs u's work on the group's transaction. A panic in it is that unit's error: the

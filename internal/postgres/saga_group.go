@@ -152,38 +152,23 @@ func (s *Store) sagaGroup(units []*batching.Item[*sagaUnit]) {
 		abort(live, fmt.Errorf("lock the group's stock rows: %w", err))
 		return
 	}
-	var applied []*sagaStep
-	opened := false
-	for _, st := range live {
-		open := `SAVEPOINT ` + unitSavepoint
-		if opened {
-			open = `RELEASE SAVEPOINT ` + unitSavepoint + `; ` + open
-		}
-		if _, err := tx.Exec(ctx, open); err != nil {
-			abort(append(applied, unsaved(live, st)...), fmt.Errorf("open unit: %w", err))
-			return
-		}
-		opened = true
-		if err := saveStep(ctx, tx, st); err != nil {
-			if _, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT `+unitSavepoint); rerr != nil {
-				st.it.Done(err)
-				abort(append(applied, unsaved(live, st)[1:]...), fmt.Errorf("roll back a failed unit: %w", rerr))
-				return
-			}
-			st.it.Done(err)
-			continue
-		}
-		applied = append(applied, st)
+	items := make([]*batching.Item[*sagaUnit], len(live))
+	byItem := make(map[*batching.Item[*sagaUnit]]*sagaStep, len(live))
+	for i, st := range live {
+		items[i], byItem[st.it] = st.it, st
 	}
-	if err := tx.Commit(ctx); err != nil {
-		for _, st := range applied {
-			st.it.Done(fmt.Errorf("commit saga group of %d: %w", len(units), err))
-		}
+	applied, err := inSavepoints(ctx, tx, items, func(it *batching.Item[*sagaUnit]) error {
+		return saveStep(ctx, tx, byItem[it])
+	})
+	if err != nil {
+		finish(applied, err) // the transaction broke: nothing of these commits
 		return
 	}
-	for _, st := range applied {
-		st.it.Done(nil)
+	if err := tx.Commit(ctx); err != nil {
+		finish(applied, fmt.Errorf("commit saga group of %d: %w", len(units), err))
+		return
 	}
+	finish(applied, nil)
 }
 
 // lockAndLoad takes the group's limits and locks the steps' orders (steps are in order id
@@ -334,9 +319,4 @@ func saveStep(group context.Context, tx pgx.Tx, st *sagaStep) (err error) {
 		return fmt.Errorf("message %s of %s claimed by another transaction while order %s was locked", u.d.MessageID, u.d.Consumer, u.id)
 	}
 	return saveChanges(ctx, tx, st.o, st.before, u.d)
-}
-
-// unsaved is st and the steps after it in live.
-func unsaved(live []*sagaStep, st *sagaStep) []*sagaStep {
-	return live[slices.Index(live, st):]
 }
