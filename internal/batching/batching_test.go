@@ -13,7 +13,7 @@ import (
 
 // While a group runs, what arrives queues, and the next group takes it all (up to maxSize).
 func TestItemsArrivingTogetherRunTogether(t *testing.T) {
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var sizes []int
 	q := batching.New(1, 8, func(group []*batching.Item[int]) {
@@ -22,6 +22,7 @@ func TestItemsArrivingTogetherRunTogether(t *testing.T) {
 		first := len(sizes) == 1
 		mu.Unlock()
 		if first {
+			close(started)
 			<-release // hold the only slot while the others queue
 		}
 		for _, it := range group {
@@ -30,9 +31,9 @@ func TestItemsArrivingTogetherRunTogether(t *testing.T) {
 	})
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = q.Do(context.Background(), 0) })
-	for q.Queued() != 0 { // the first item is taken into its group
-		time.Sleep(time.Millisecond)
-	}
+	// The first item is in its group. (Waiting for an empty queue instead, as this test once
+	// did, could pass before item 0 was even queued, and let it share a group with others.)
+	<-started
 	for i := 1; i <= 5; i++ {
 		wg.Go(func() { _ = q.Do(context.Background(), i) })
 	}
